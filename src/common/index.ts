@@ -1,0 +1,4 @@
+export * from './mime';
+export * from './shapes';
+export * from './display';
+export * from './protocol';

@@ -1,0 +1,121 @@
+/**
+ * Data shapes carried under the custom MIME types and in renderer messages.
+ * Plain data only: no tensors, no DOM, no vscode.
+ */
+
+/** One point per finished epoch. Metric keys follow Keras names: loss, acc, val_loss, val_acc. */
+export interface EpochPoint {
+  epoch: number; // 1-based
+  loss?: number;
+  acc?: number;
+  val_loss?: number;
+  val_acc?: number;
+  lr?: number;
+  /** Seconds this epoch took. */
+  seconds?: number;
+}
+
+/** One point per (throttled) batch while an epoch runs. */
+export interface BatchPoint {
+  epoch: number; // 1-based
+  batch: number; // 0-based within the epoch
+  /** Global step: (epoch - 1) * batchesPerEpoch + batch + 1. */
+  step: number;
+  loss?: number;
+  acc?: number;
+}
+
+export type RunStatus = 'running' | 'done' | 'early-stopped' | 'interrupted' | 'error';
+
+/** The whole state of one training run. The output item always holds this; messages only add to it. */
+export interface TrainingRun {
+  kind: 'training';
+  version: 1;
+  /** Unique per fit; lets the renderer match messages to views and compare runs. */
+  runId: string;
+  title?: string;
+  /** e.g. "head" / "fine-tune" for the two phases of tl.fineTune. */
+  phase?: string;
+  status: RunStatus;
+  epochs: number;
+  batchesPerEpoch?: number;
+  samples?: number;
+  history: EpochPoint[];
+  /** Batch-level points. May be decimated for long runs; the epoch history is never decimated. */
+  batches: BatchPoint[];
+  /** Samples per second, most recent. */
+  throughput?: number;
+  /** Estimated seconds left. */
+  etaSeconds?: number;
+  /** The monitored best epoch (early stopping / checkpoint). */
+  best?: { epoch: number; monitor: string; value: number };
+  message?: string;
+  startedAt?: number;
+}
+
+export type TrainingMessage =
+  | { type: 'batch'; runId: string; point: BatchPoint; throughput?: number; etaSeconds?: number }
+  | { type: 'epoch'; runId: string; point: EpochPoint; throughput?: number; etaSeconds?: number }
+  | { type: 'status'; runId: string; status: RunStatus; message?: string };
+
+export interface LayerInfo {
+  index: number;
+  name: string;
+  className: string;
+  /** e.g. [null, 28, 28, 8]; several outputs give several shapes. */
+  outputShape: (number | null)[] | (number | null)[][];
+  trainableParams: number;
+  nonTrainableParams: number;
+  trainable: boolean;
+  /** Structural group, e.g. "block_13" for MobileNetV2's block_13_* layers. */
+  block: string;
+  /** True for a frozen BatchNormalization, which runs in inference mode. */
+  bnInference?: boolean;
+}
+
+export interface LayerMap {
+  kind: 'layers';
+  version: 1;
+  modelName: string;
+  layers: LayerInfo[];
+  totals: { trainable: number; nonTrainable: number; total: number };
+}
+
+export interface ClassMetrics {
+  label: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export interface ConfusionData {
+  kind: 'confusion';
+  version: 1;
+  classes: string[];
+  /** matrix[trueIndex][predictedIndex] = count */
+  matrix: number[][];
+  accuracy: number;
+  perClass: ClassMetrics[];
+}
+
+export interface SkippedBackend {
+  backend: string;
+  reason: string;
+  /** The loader's own error message, verbatim. */
+  error?: string;
+}
+
+export interface DeviceReport {
+  kind: 'device';
+  version: 1;
+  backend: string;
+  device: string;
+  /** How the backend was chosen: "auto", "setting" or "notebook metadata". */
+  requestedBy: string;
+  requested: string;
+  skipped: SkippedBackend[];
+  tfjsVersion?: string;
+  node: string;
+  platform: string;
+}

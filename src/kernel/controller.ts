@@ -1,0 +1,88 @@
+/** The notebook controller "Transfer Lab (TensorFlow.js)" and the kernel sessions behind it. */
+import * as vscode from 'vscode';
+import { CONTROLLER_ID, CONTROLLER_LABEL, KERNEL_LANGUAGES, NOTEBOOK_TYPE, RENDERER_ID } from '../common/mime';
+import type { DeviceReport } from '../common/shapes';
+import { interruptTimeoutMs, kernelOptions } from './config';
+import { errorItem } from './outputs';
+import { KernelSession } from './session';
+
+export class TransferLabController implements vscode.Disposable {
+  readonly controller: vscode.NotebookController;
+  private readonly sessions = new Map<vscode.NotebookDocument, KernelSession>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly messaging: vscode.NotebookRendererMessaging;
+  private readonly deviceEmitter = new vscode.EventEmitter<{ notebook: vscode.NotebookDocument; device: DeviceReport }>();
+  readonly onDevice = this.deviceEmitter.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.controller = vscode.notebooks.createNotebookController(CONTROLLER_ID, NOTEBOOK_TYPE, CONTROLLER_LABEL, (cells, notebook) => this.execute(cells, notebook));
+    this.controller.supportedLanguages = [...KERNEL_LANGUAGES];
+    this.controller.supportsExecutionOrder = true;
+    this.controller.description = 'JavaScript/TypeScript with TensorFlow.js and the tl transfer-learning API';
+    this.controller.interruptHandler = (notebook) => this.sessions.get(notebook)?.interrupt() ?? Promise.resolve();
+    this.messaging = vscode.notebooks.createRendererMessaging(RENDERER_ID);
+    this.disposables.push(
+      this.controller,
+      this.deviceEmitter,
+      vscode.workspace.onDidCloseNotebookDocument((nb) => {
+        this.sessions.get(nb)?.dispose();
+        this.sessions.delete(nb);
+      }),
+    );
+  }
+
+  session(notebook: vscode.NotebookDocument): KernelSession | undefined {
+    return this.sessions.get(notebook);
+  }
+
+  private execute(cells: vscode.NotebookCell[], notebook: vscode.NotebookDocument): void {
+    if (!vscode.workspace.isTrusted) {
+      // Cells are code: in an untrusted workspace they do not run, and each says why.
+      for (const cell of cells) {
+        const execution = this.controller.createNotebookCellExecution(cell);
+        execution.start(Date.now());
+        void execution.replaceOutput(
+          new vscode.NotebookCellOutput([
+            errorItem({
+              ename: 'UntrustedWorkspace',
+              evalue: 'Transfer Lab does not run cells in an untrusted workspace. Trust this workspace (Workspaces: Manage Workspace Trust) to run them.',
+              traceback: [],
+            }),
+          ]),
+        );
+        execution.end(false, Date.now());
+      }
+      return;
+    }
+    let session = this.sessions.get(notebook);
+    if (!session) {
+      session = new KernelSession(notebook, {
+        controller: this.controller,
+        clientOptions: (nb) => kernelOptions(this.context, nb),
+        interruptTimeoutMs,
+        rendererMessaging: this.messaging,
+        log: this.log,
+        onDevice: (device) => this.deviceEmitter.fire({ notebook, device }),
+      });
+      this.sessions.set(notebook, session);
+    }
+    session.enqueue(cells);
+  }
+
+  async restart(notebook: vscode.NotebookDocument): Promise<void> {
+    await this.sessions.get(notebook)?.restart();
+  }
+
+  async interrupt(notebook: vscode.NotebookDocument): Promise<void> {
+    await this.sessions.get(notebook)?.interrupt();
+  }
+
+  dispose(): void {
+    for (const s of this.sessions.values()) s.dispose();
+    this.sessions.clear();
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Chooses the TensorFlow.js backend for the kernel process, in order:
+ * tfjs-node-gpu (CUDA) → tfjs-node → WebGPU (Dawn) → WASM → cpu,
+ * and records, for every backend it skips, a specific reason plus the loader's own error.
+ *
+ * Module resolution and loading are injected so tests can reproduce the real failures of
+ * tfjs-node-gpu (missing libcudart, missing libtensorflow, wrong ABI) without those packages.
+ */
+import type { BackendName } from '../common/protocol';
+import type { DeviceReport, SkippedBackend } from '../common/shapes';
+
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+export const BACKEND_ORDER: readonly ConcreteBackend[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+
+export const PACKAGE_OF: Partial<Record<ConcreteBackend, string>> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  webgpu: 'webgpu',
+};
+
+/** The slice of TF.js the loader needs. */
+export interface TfLike {
+  setBackend(name: string): Promise<boolean>;
+  ready(): Promise<void>;
+  getBackend(): string;
+  findBackend(name: string): unknown;
+  registerBackend(name: string, factory: () => unknown, priority?: number): boolean;
+  version?: Record<string, string>;
+}
+
+export interface LoaderHost {
+  /** Resolve a package from the given folders (like require.resolve with `paths`); undefined when absent. */
+  resolve(pkg: string, paths: string[]): string | undefined;
+  /** require() a resolved module path. */
+  load(resolved: string): unknown;
+  /** Set up the WASM backend (paths to .wasm files, missing gradient kernels). */
+  prepareWasm(): Promise<void>;
+  /** Create a WebGPU device through Dawn and register the tfjs webgpu backend; returns the adapter description. */
+  prepareWebGpu(dawn: unknown, allowSoftware: boolean): Promise<{ description: string; software: boolean }>;
+  /** Name of the GPU when CUDA runs it (nvidia-smi), or undefined. */
+  gpuName(): string | undefined;
+}
+
+export interface SelectOptions {
+  requested: BackendName;
+  requestedBy: string;
+  /** Folders searched for tfjs-node-gpu, in order: settings path, workspace node_modules, global storage. */
+  gpuSearchPaths: string[];
+  /** Folders searched for tfjs-node and webgpu: the workspace's, then the extension's own. */
+  searchPaths: string[];
+}
+
+export interface Selection {
+  backend: ConcreteBackend;
+  report: DeviceReport;
+}
+
+const CUDA_HINT = 'tfjs-node-gpu 4.x needs CUDA 11.2 and cuDNN 8.1 (libtensorflow 2.9.1)';
+
+/** Turns a loader error into the specific reason users read. Exported for tests. */
+export function explainLoadError(backend: ConcreteBackend, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const lib = /(lib[\w+-]+\.so(?:\.[\d.]+)?)[^:]*: cannot open shared object file/.exec(msg)?.[1] ?? /Library not loaded: .*?(lib[\w.+-]+)/.exec(msg)?.[1];
+  if (lib) {
+    if (/^lib(cudart|cublas|cublasLt|cufft|curand|cusolver|cusparse)/.test(lib)) return `${lib} not found — ${CUDA_HINT}`;
+    if (/^libcudnn/.test(lib)) return `${lib} not found — ${CUDA_HINT}`;
+    if (/^libcuda\.so/.test(lib)) return `${lib} not found — the NVIDIA driver is not installed or not on the library path`;
+    if (/^libtensorflow/.test(lib)) return `${lib} not found — libtensorflow 2.9.1 was not downloaded when the package was installed (run \`npm rebuild ${PACKAGE_OF[backend]}\` with network access)`;
+    return `${lib} not found — a native library that ${PACKAGE_OF[backend]} needs is missing`;
+  }
+  if (/tfjs_binding\.node\) can not be found/.test(msg) || /Cannot find module .*tfjs_binding\.node/.test(msg)) {
+    return `its native addon (tfjs_binding.node) is missing — the install step that downloads libtensorflow 2.9.1 failed or was skipped; run \`npm rebuild ${PACKAGE_OF[backend]}\` with network access (TFJS_NODE_CDN_STORAGE can point it at a mirror)`;
+  }
+  if (/NODE_MODULE_VERSION|was compiled against a different Node\.js version/.test(msg)) {
+    return `its native addon was built for another Node.js version — rebuild it, or set transferLab.nodePath to the Node.js it was built for`;
+  }
+  if (/GLIBC_[\d.]+' not found/.test(msg)) return `the system C library is too old for its native addon`;
+  return `failed to load`;
+}
+
+function skip(list: SkippedBackend[], backend: ConcreteBackend, reason: string, err?: unknown): void {
+  const error = err === undefined ? undefined : err instanceof Error ? err.message : String(err);
+  list.push(error ? { backend, reason, error } : { backend, reason });
+}
+
+/** Tries backends in order and activates the first that works. Never throws: cpu always works. */
+export async function selectBackend(tf: TfLike, host: LoaderHost, opts: SelectOptions): Promise<Selection> {
+  const skipped: SkippedBackend[] = [];
+  const forced = opts.requested !== 'auto' ? opts.requested : undefined;
+  // A forced backend is tried first; if it fails, the backends after it in the order follow.
+  const order: ConcreteBackend[] = forced ? BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(forced)) : [...BACKEND_ORDER];
+  if (forced) for (const b of BACKEND_ORDER.slice(0, BACKEND_ORDER.indexOf(forced))) skip(skipped, b, `not tried: ${opts.requestedBy} asks for ${forced}`);
+  let device = 'CPU';
+
+  for (const backend of order) {
+    try {
+      const ok = await tryBackend(backend);
+      if (ok) {
+        const report: DeviceReport = {
+          kind: 'device',
+          version: 1,
+          backend: tf.getBackend(),
+          device,
+          requestedBy: opts.requestedBy,
+          requested: opts.requested,
+          skipped,
+          tfjsVersion: tf.version?.['tfjs-core'],
+          node: process.version,
+          platform: `${process.platform}-${process.arch}`,
+        };
+        return { backend, report };
+      }
+    } catch (e) {
+      skip(skipped, backend, explainLoadError(backend, e), e);
+    }
+  }
+  throw new Error('no TensorFlow.js backend could be initialised, not even cpu');
+
+  /** true: active. false: skipped (reason recorded). throws: load error. */
+  async function tryBackend(backend: ConcreteBackend): Promise<boolean> {
+    switch (backend) {
+      case 'tensorflow-gpu':
+      case 'tensorflow': {
+        const pkg = PACKAGE_OF[backend]!;
+        const paths = backend === 'tensorflow-gpu' ? opts.gpuSearchPaths : opts.searchPaths;
+        const resolved = host.resolve(pkg, paths);
+        if (!resolved) {
+          skip(skipped, backend, `not installed (looked in ${paths.length ? paths.join(', ') : 'no folders'})`);
+          return false;
+        }
+        await host.load(resolved);
+        if (!tf.findBackend('tensorflow')) {
+          skip(skipped, backend, `${pkg} loaded but registered no 'tensorflow' backend — its @tensorflow/tfjs-core is not version ${tf.version?.['tfjs-core'] ?? '4.22'}`);
+          return false;
+        }
+        if (!(await tf.setBackend('tensorflow'))) throw new Error(`tf.setBackend('tensorflow') failed`);
+        await tf.ready();
+        if (backend === 'tensorflow-gpu') {
+          const gpu = host.gpuName();
+          device = gpu ? `CUDA GPU: ${gpu}` : 'CUDA (libtensorflow with GPU support; no GPU reported by nvidia-smi — TensorFlow may run on the CPU)';
+        } else {
+          device = 'CPU (libtensorflow)';
+        }
+        return true;
+      }
+      case 'webgpu': {
+        const resolved = host.resolve('webgpu', opts.searchPaths);
+        if (!resolved) {
+          skip(skipped, backend, `not installed: the \`webgpu\` package (Dawn) was not found (looked in ${opts.searchPaths.join(', ')})`);
+          return false;
+        }
+        const dawn = host.load(resolved);
+        const info = await host.prepareWebGpu(dawn, forced === 'webgpu');
+        if (info.software && forced !== 'webgpu') {
+          skip(skipped, backend, `only a software adapter (${info.description}) — slower than WASM on this CPU; set transferLab.backend to "webgpu" to use it anyway`);
+          return false;
+        }
+        if (!(await tf.setBackend('webgpu'))) throw new Error(`tf.setBackend('webgpu') failed`);
+        await tf.ready();
+        device = `WebGPU: ${info.description}`;
+        return true;
+      }
+      case 'wasm': {
+        await host.prepareWasm();
+        if (!(await tf.setBackend('wasm'))) throw new Error(`tf.setBackend('wasm') failed`);
+        await tf.ready();
+        device = 'CPU (WebAssembly, SIMD, 1 thread)';
+        return true;
+      }
+      case 'cpu': {
+        if (!(await tf.setBackend('cpu'))) throw new Error(`tf.setBackend('cpu') failed`);
+        await tf.ready();
+        device = 'CPU (plain JavaScript)';
+        return true;
+      }
+    }
+  }
+}
+
+/** One-line summary plus the skipped list, for the kernel's first output and `tl.device()`. */
+export function formatDeviceReport(r: DeviceReport): string {
+  const lines = [`Backend: ${r.backend} — ${r.device} (requested: ${r.requested}, by ${r.requestedBy})`];
+  for (const s of r.skipped) {
+    lines.push(`  skipped ${s.backend}: ${s.reason}${s.error && s.error !== s.reason ? `\n      error: ${s.error.split('\n')[0]}` : ''}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,160 @@
+/**
+ * Runs transformed cells in the kernel process's own realm (not a vm context: TF.js checks
+ * `instanceof Float32Array`, which fails across realms), so globals are the cells' shared state.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import util from 'node:util';
+import vm from 'node:vm';
+import type { CellError } from '../common/protocol';
+import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
+import { CellSyntaxError, type ColumnShift, IMPORT_FN, originalColumn, transformCell } from './transform';
+import type { KernelLanguage } from '../common/mime';
+
+export class CellRequire {
+  private readonly requires: NodeJS.Require[];
+
+  /** Resolution order: the notebook's folder, then each workspace folder, then the kernel's own modules. */
+  constructor(notebookDir: string, workspaceFolders: string[]) {
+    const dirs = [notebookDir, ...workspaceFolders.filter((w) => w !== notebookDir)];
+    this.requires = [...dirs.map((d) => createRequire(path.join(d, '__notebook__.js'))), createRequire(__filename)];
+  }
+
+  resolve = (spec: string): string => {
+    let first: unknown;
+    for (const r of this.requires) {
+      try {
+        return r.resolve(spec);
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    throw first;
+  };
+
+  require = (spec: string): unknown => {
+    if (spec.startsWith('node:')) return this.requires[0](spec);
+    const resolved = this.resolve(spec);
+    return this.requires[0](resolved);
+  };
+
+  /** `import` in cells: CommonJS through require, ES modules through dynamic import. */
+  import = async (spec: string): Promise<unknown> => {
+    try {
+      const m = this.require(spec) as Record<string, unknown>;
+      // ES-module interop: `import x from 'cjs'` gives module.exports, as Node does.
+      return m && typeof m === 'object' && '__esModule' in m ? m : { ...m, default: m };
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'ERR_REQUIRE_ESM' && code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED' && code !== 'MODULE_NOT_FOUND') throw e;
+      let target: string;
+      try {
+        target = pathToFileURL(this.resolve(spec)).href;
+      } catch {
+        if (code === 'MODULE_NOT_FOUND') throw e;
+        target = spec;
+      }
+      return dynamicImport(target);
+    }
+  };
+}
+
+// A real dynamic import that bundlers leave alone.
+const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
+
+export interface CellOutcome {
+  ok: boolean;
+  value?: unknown;
+  error?: unknown;
+}
+
+export function installCellGlobals(cellRequire: CellRequire, extra: Record<string, unknown>): void {
+  const g = globalThis as Record<string, unknown>;
+  g.require = cellRequire.require;
+  g[IMPORT_FN] = cellRequire.import;
+  for (const [k, v] of Object.entries(extra)) g[k] = v;
+}
+
+/** Compiles and starts a cell; the returned promise settles with the cell's last value. */
+export interface CellPositions {
+  lineCount: number;
+  shifts: ColumnShift[];
+}
+
+export function runCell(code: string, language: KernelLanguage, cellName: string): { promise: Promise<unknown>; positions: CellPositions } {
+  const { code: script, lineCount, shifts } = transformCell(code, language);
+  const compiled = new vm.Script(script, { filename: cellName });
+  const promise = compiled.runInThisContext({ displayErrors: false }) as Promise<{ value: unknown }>;
+  return { promise: promise.then((r) => r.value), positions: { lineCount, shifts } };
+}
+
+// --- values → MIME bundles
+
+export function toBundle(value: unknown): MimeBundle | undefined {
+  if (value === undefined) return undefined;
+  if (value !== null && typeof value === 'object' && typeof (value as Record<symbol, unknown>)[DISPLAY_SYMBOL] === 'function') {
+    try {
+      const b = (value as { [DISPLAY_SYMBOL](): MimeBundle })[DISPLAY_SYMBOL]();
+      if (b && typeof b === 'object') return b;
+    } catch (e) {
+      return { 'text/plain': `(could not display value: ${(e as Error).message})\n${inspect(value)}` };
+    }
+  }
+  return { 'text/plain': inspect(value) };
+}
+
+function inspect(value: unknown): string {
+  // TF.js tensors print their values, not their internals.
+  const t = value as { dataSync?: unknown; shape?: unknown; toString?: (verbose?: boolean) => string };
+  if (t && typeof t === 'object' && typeof t.dataSync === 'function' && Array.isArray(t.shape) && typeof t.toString === 'function') {
+    try {
+      return t.toString(true);
+    } catch {
+      // a disposed tensor throws; fall through to inspect
+    }
+  }
+  return util.inspect(value, { depth: 3, colors: false, maxArrayLength: 100, breakLength: 100 });
+}
+
+// --- errors → cell errors with the cell's own line numbers
+
+export function toCellError(err: unknown, cellName: string, positions: CellPositions = { lineCount: Infinity, shifts: [] }): CellError {
+  const { lineCount, shifts } = positions;
+  if (err instanceof CellSyntaxError) {
+    return {
+      ename: 'SyntaxError',
+      evalue: err.message,
+      traceback: [`SyntaxError: ${err.message}`, `    at ${cellName}:${err.line}:${err.column + 1}`],
+    };
+  }
+  if (!(err instanceof Error)) {
+    const text = util.inspect(err);
+    return { ename: 'Error', evalue: `Uncaught ${text}`, traceback: [`Uncaught ${text}`] };
+  }
+  const ename = err.name || 'Error';
+  const evalue = err.message;
+  const lines = (err.stack ?? `${ename}: ${evalue}`).split('\n');
+  const traceback: string[] = [];
+  const escaped = cellName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pos = new RegExp(`${escaped}:(\\d+):(\\d+)`);
+  let inFrames = false;
+  for (const line of lines) {
+    const isFrame = /^\s+at /.test(line);
+    if (!isFrame) {
+      if (!inFrames) traceback.push(line);
+      continue;
+    }
+    inFrames = true;
+    const m = pos.exec(line);
+    if (m) {
+      const ln = Number(m[1]);
+      if (ln > lineCount) continue;
+      const col = originalColumn(shifts, ln, Number(m[2]));
+      traceback.push(line.replace(pos, `${cellName}:${ln}:${col}`));
+    } else if (!/node:internal|kernel\.js|evaluator\.(js|ts)|\(node:vm/.test(line)) {
+      traceback.push(line);
+    }
+  }
+  return { ename, evalue, traceback };
+}

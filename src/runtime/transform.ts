@@ -1,0 +1,215 @@
+/**
+ * Turns a cell's source into a script that keeps its top-level bindings between cells.
+ *
+ * The rewrite keeps every statement on its original line, so stack traces point at the cell's own
+ * line numbers without a source map:
+ * - `const/let/var` declarations become assignments to globals, so a re-run of `const x = 1` works
+ *   (as in other JavaScript notebook kernels) and later cells see `x`;
+ * - function declarations stay (they hoist) and are copied to globals at the top of the wrapper;
+ * - classes become `C = class C {...}`;
+ * - `import` becomes `await __tl_import(...)`, which resolves from the notebook's folder;
+ * - the last expression statement becomes the cell's value;
+ * - the whole body runs inside an async function, so top-level `await` works.
+ * TypeScript is first transpiled by sucrase, which also keeps lines.
+ */
+import * as acorn from 'acorn';
+import { transform as sucrase } from 'sucrase';
+
+type Node = acorn.Node & Record<string, any>;
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface TransformResult {
+  /** Lines of the cell itself; stack frames past it belong to the wrapper. */
+  lineCount: number;
+  /** Script to run with vm.runInThisContext; evaluates to a Promise of the cell's value. */
+  code: string;
+  /** Characters added before the cell's first line (to map columns on line 1). */
+  firstLineOffset: number;
+  /** Column shifts made by the rewrite, to map stack positions back to the cell. */
+  shifts: ColumnShift[];
+}
+
+/** On `line`, at original column `col`, the rewrite added `delta` characters (negative: removed). */
+export interface ColumnShift {
+  line: number;
+  col: number;
+  delta: number;
+}
+
+/** Maps a column in the rewritten line back to the cell's own column (both 1-based). */
+export function originalColumn(shifts: ColumnShift[], line: number, generatedCol: number): number {
+  let cum = 0;
+  for (const s of shifts) {
+    if (s.line !== line) continue;
+    // The edit's position in generated text; positions after it moved by its delta.
+    if (generatedCol - 1 >= s.col + cum + Math.max(0, s.delta)) cum += s.delta;
+    else if (generatedCol - 1 >= s.col + cum) return s.col + 1;
+  }
+  return Math.max(1, generatedCol - cum);
+}
+
+export const IMPORT_FN = '__tl_import';
+export const LAST_VALUE_MARKER = '__tl_last';
+
+export function transpileTypeScript(source: string): string {
+  return sucrase(source, {
+    transforms: ['typescript'],
+    disableESTransforms: true,
+    keepUnusedImports: true,
+    preserveDynamicImport: true,
+  }).code;
+}
+
+export class CellSyntaxError extends SyntaxError {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(message);
+    this.name = 'SyntaxError';
+  }
+}
+
+export function transformCell(source: string, language: 'javascript' | 'typescript'): TransformResult {
+  const js = language === 'typescript' ? transpileTypeScript(source) : source;
+  let program: Node;
+  try {
+    program = acorn.parse(js, {
+      ecmaVersion: 'latest',
+      sourceType: 'module',
+      allowAwaitOutsideFunction: true,
+      allowReturnOutsideFunction: true,
+      allowHashBang: true,
+      locations: true,
+    }) as Node;
+  } catch (e) {
+    const err = e as Error & { loc?: { line: number; column: number } };
+    const loc = err.loc ?? { line: 1, column: 0 };
+    throw new CellSyntaxError(err.message.replace(/\s*\(\d+:\d+\)$/, ''), loc.line, loc.column);
+  }
+
+  const edits: Edit[] = [];
+  const hoisted: string[] = [];
+  const body: Node[] = program.body;
+
+  for (let i = 0; i < body.length; i++) {
+    const stmt = body[i];
+    const isLast = i === body.length - 1;
+    switch (stmt.type) {
+      case 'VariableDeclaration':
+        rewriteDeclaration(js, stmt, edits);
+        break;
+      case 'FunctionDeclaration':
+        hoisted.push(stmt.id.name);
+        break;
+      case 'ClassDeclaration':
+        edits.push({ start: stmt.start, end: stmt.start, text: `${stmt.id.name} = ` });
+        edits.push({ start: stmt.end, end: stmt.end, text: ';' });
+        break;
+      case 'ImportDeclaration':
+        // Keep the statement's line breaks so the lines after it keep their numbers.
+        edits.push({ start: stmt.start, end: stmt.end, text: rewriteImport(stmt) + '\n'.repeat(stmt.loc!.end.line - stmt.loc!.start.line) });
+        break;
+      case 'ExportNamedDeclaration':
+      case 'ExportDefaultDeclaration':
+      case 'ExportAllDeclaration':
+        throw new CellSyntaxError('export is not supported in a notebook cell', stmt.loc!.start.line, stmt.loc!.start.column);
+      case 'ExpressionStatement':
+        if (isLast && !stmt.directive) {
+          edits.push({ start: stmt.start, end: stmt.start, text: `${LAST_VALUE_MARKER}.value = (` });
+          const exprEnd = stmt.expression.end;
+          edits.push({ start: exprEnd, end: exprEnd, text: ')' });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  const rewritten = applyEdits(js, edits);
+  const starts = lineStarts(js);
+  const prefix =
+    `(async (${LAST_VALUE_MARKER}) => {` +
+    hoisted.map((n) => `globalThis[${JSON.stringify(n)}] = ${n};`).join('') +
+    ' ';
+  // The suffix starts on a new line so that a trailing line comment in the cell cannot swallow it.
+  const code = `${prefix}${rewritten}\n;return ${LAST_VALUE_MARKER};})({ value: undefined })`;
+  const shifts: ColumnShift[] = [{ line: 1, col: 0, delta: prefix.length }];
+  for (const e of [...edits].sort((a, b) => a.start - b.start)) {
+    const { line, col } = position(starts, e.start);
+    shifts.push({ line, col, delta: e.text.length - (e.end - e.start) });
+  }
+  return { code, firstLineOffset: prefix.length, lineCount: starts.length, shifts };
+}
+
+function rewriteDeclaration(src: string, decl: Node, edits: Edit[]): void {
+  // `const a = 1, {b} = o;` → `(a = 1), ({b} = o);` — parentheses make destructuring an expression.
+  // The leading `;` stops ASI from joining the line to a previous statement without a semicolon.
+  const kindEnd = decl.start + decl.kind.length;
+  edits.push({ start: decl.start, end: kindEnd, text: ';' });
+  decl.declarations.forEach((d: Node) => {
+    if (d.init) {
+      edits.push({ start: d.start, end: d.start, text: '(' });
+      edits.push({ start: d.end, end: d.end, text: ')' });
+    } else {
+      // `let x;` → `(x = undefined)`; only plain identifiers can lack an initialiser.
+      edits.push({ start: d.start, end: d.start, text: '(' });
+      edits.push({ start: d.end, end: d.end, text: ' = undefined)' });
+    }
+  });
+  // A declaration without a trailing semicolon would otherwise merge with the next line's `(`.
+  if (src[decl.end - 1] !== ';') edits.push({ start: decl.end, end: decl.end, text: ';' });
+}
+
+function rewriteImport(stmt: Node): string {
+  const spec = JSON.stringify(stmt.source.value);
+  const specifiers: Node[] = stmt.specifiers;
+  if (specifiers.length === 0) return `await ${IMPORT_FN}(${spec});`;
+  const parts: string[] = [];
+  const named: string[] = [];
+  for (const s of specifiers) {
+    if (s.type === 'ImportDefaultSpecifier') parts.push(`${s.local.name} = __m.default;`);
+    else if (s.type === 'ImportNamespaceSpecifier') parts.push(`${s.local.name} = __m;`);
+    else {
+      const imported = s.imported.type === 'Literal' ? JSON.stringify(s.imported.value) : s.imported.name;
+      named.push(imported === s.local.name ? imported : `${imported}: ${s.local.name}`);
+    }
+  }
+  if (named.length) parts.push(`({ ${named.join(', ')} } = __m);`);
+  return `await (async () => { const __m = await ${IMPORT_FN}(${spec}); ${parts.join(' ')} })();`;
+}
+
+function applyEdits(src: string, edits: Edit[]): string {
+  // Stable order: by position, inserts at the same position in the order they were added.
+  const sorted = edits.map((e, i) => ({ ...e, i })).sort((a, b) => a.start - b.start || a.i - b.i);
+  let out = '';
+  let pos = 0;
+  for (const e of sorted) {
+    out += src.slice(pos, e.start) + e.text;
+    pos = Math.max(pos, e.end);
+  }
+  return out + src.slice(pos);
+}
+
+function lineStarts(src: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < src.length; i++) if (src[i] === '\n') starts.push(i + 1);
+  return starts;
+}
+
+function position(starts: number[], offset: number): { line: number; col: number } {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid] <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: offset - starts[lo] };
+}

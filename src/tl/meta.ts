@@ -1,0 +1,41 @@
+/**
+ * What the tl core knows about a model beyond its weights: its classes, input size and preprocessing.
+ * Kept beside the model object (WeakMap), and written into exported model folders as metadata.
+ */
+
+/** Pixel preprocessing applied after decode + resize, on values in [0, 255]: x * scale + offset. */
+export interface Preprocessing {
+  /** e.g. 1/127.5 for MobileNet's [-1, 1]; 1/255 for [0, 1]. */
+  scale: number;
+  /** e.g. -1 for MobileNet's [-1, 1]; 0 for [0, 1]. */
+  offset: number;
+  /** 1 for grayscale models, 3 for RGB. */
+  channels: 1 | 3;
+}
+
+export interface ModelMeta {
+  /** Human name: bundled name, zoo name, file or URL. */
+  name: string;
+  /** Where it came from: 'bundled' | 'zoo' | 'file' | 'url' | 'code'. */
+  source: string;
+  /** Class labels of the model's output, when known. */
+  classes?: string[];
+  /** [height, width] of the image input, when the model takes images. */
+  inputSize?: [number, number];
+  preprocessing?: Preprocessing;
+  /** 'layers' models train; 'graph' models are frozen feature extractors only. */
+  format: 'layers' | 'graph';
+}
+
+const metas = new WeakMap<object, ModelMeta>();
+
+export function setMeta(model: object, meta: ModelMeta): void {
+  metas.set(model, meta);
+}
+
+export function getMeta(model: object): ModelMeta | undefined {
+  return metas.get(model);
+}
+
+export const PREPROCESS_UNIT: Preprocessing = { scale: 1 / 255, offset: 0, channels: 3 };
+export const PREPROCESS_MOBILENET: Preprocessing = { scale: 1 / 127.5, offset: -1, channels: 3 };

@@ -1,0 +1,163 @@
+/** The kernel process through its real IPC protocol (dist/kernel.js, as shipped). */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { KernelClient, type CellHandlers } from '../../src/client/kernelClient';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const kernelScript = path.join(root, 'dist', 'kernel.js');
+let dir: string;
+
+function client(): KernelClient {
+  return new KernelClient({ kernelScript, notebookDir: dir, workspaceFolders: [dir], backend: 'cpu', backendRequestedBy: 'test', tfjsNodeGpuPaths: [] });
+}
+
+interface Collected {
+  stdout: string;
+  stderr: string;
+  results: Record<string, unknown>[];
+  events: { kind: string; t: number; data?: unknown }[];
+}
+
+async function exec(k: KernelClient, code: string, language: 'javascript' | 'typescript' = 'javascript', extra: CellHandlers = {}) {
+  const c: Collected = { stdout: '', stderr: '', results: [], events: [] };
+  const res = await k.execute(code, language, 'Cell 1', {
+    onStream: (n, t) => {
+      c[n] += t;
+      c.events.push({ kind: n, t: Date.now(), data: t });
+      extra.onStream?.(n, t);
+    },
+    onResult: (b) => c.results.push(b),
+    onDisplay: (id, b) => c.events.push({ kind: 'display', t: Date.now(), data: { id, b } }),
+    onUpdate: (id, b) => c.events.push({ kind: 'update', t: Date.now(), data: { id, b } }),
+    onPost: (id, m) => c.events.push({ kind: 'post', t: Date.now(), data: { id, m } }),
+  });
+  return { res, ...c, text: c.results.map((r) => r['text/plain']).join('') };
+}
+
+let k: KernelClient;
+before(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'tl-kernel-'));
+  mkdirSync(path.join(dir, 'node_modules', 'local-dep'), { recursive: true });
+  writeFileSync(path.join(dir, 'node_modules', 'local-dep', 'index.js'), 'module.exports = { answer: 42 };');
+  writeFileSync(path.join(dir, 'node_modules', 'local-dep', 'package.json'), '{"name":"local-dep","main":"index.js"}');
+  k = client();
+  const device = await k.start();
+  assert.equal(device.backend, 'cpu');
+});
+after(() => k.kill('tests done'));
+
+test('state persists across cells; const can be redeclared; top-level await works', async () => {
+  assert.equal((await exec(k, 'const a = 20;\nfunction twice(n) { return 2 * n; }')).res.status, 'ok');
+  const r = await exec(k, 'const b = await new Promise((r) => setTimeout(() => r(1), 10));\ntwice(a) + b');
+  assert.equal(r.text, '41');
+  assert.equal((await exec(k, 'const a = 1;\na')).text, '1');
+});
+
+test('TypeScript cells run', async () => {
+  const r = await exec(k, 'type N = number;\nconst n: N = 5;\nconst sq = (x: N): N => x * x;\nsq(n)', 'typescript');
+  assert.equal(r.res.status, 'ok');
+  assert.equal(r.text, '25');
+});
+
+test('require and import resolve from the notebook folder', async () => {
+  assert.equal((await exec(k, "require('local-dep').answer")).text, '42');
+  assert.equal((await exec(k, "import dep from 'local-dep';\ndep.answer + 1")).text, '43');
+});
+
+test('errors carry the message and the cell line numbers', async () => {
+  const r = await exec(k, 'const ok = 1;\n\nfunction inner() {\n  throw new RangeError("too far");\n}\ninner();');
+  assert.equal(r.res.status, 'error');
+  if (r.res.status !== 'error') return;
+  assert.equal(r.res.error.ename, 'RangeError');
+  assert.equal(r.res.error.evalue, 'too far');
+  assert.ok(r.res.error.traceback.some((l) => l.includes('at inner (Cell 1:4:9)')), r.res.error.traceback.join('\n'));
+  assert.ok(r.res.error.traceback.some((l) => /at Cell 1:6:1$/.test(l)), r.res.error.traceback.join('\n'));
+  const syntax = await exec(k, 'let x = 1;\nlet y = ;');
+  assert.equal(syntax.res.status, 'error');
+  if (syntax.res.status === 'error') assert.ok(syntax.res.error.traceback.some((l) => l.includes('Cell 1:2:')));
+});
+
+test('console output streams while the cell runs', async () => {
+  const start = Date.now();
+  const r = await exec(k, "console.log('first');\nawait new Promise((r) => setTimeout(r, 400));\nconsole.error('second');\n'end'");
+  assert.equal(r.stdout, 'first\n');
+  assert.equal(r.stderr, 'second\n');
+  const first = r.events.find((e) => e.kind === 'stdout')!;
+  // The first line arrived long before the cell ended.
+  assert.ok(first.t - start < 300, `first output after ${first.t - start} ms`);
+  assert.equal(r.text, "'end'");
+});
+
+test('display, update and renderer messages reach the host', async () => {
+  const r = await exec(k, "const h = display({ 'text/plain': 'v1' });\nh.post({ n: 1 });\nh.update({ 'text/plain': 'v2' });");
+  assert.deepEqual(r.events.map((e) => e.kind), ['display', 'post', 'update']);
+  assert.deepEqual((r.events[2].data as any).b, { 'text/plain': 'v2' });
+});
+
+test('interrupt stops model.fit at the next batch and keeps state', async () => {
+  await exec(k, `
+const m = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [8] }), tf.layers.dense({ units: 1 })] });
+m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+const xs = tf.randomNormal([4096, 8]); const ys = tf.randomNormal([4096, 1]);
+let batches = 0;`);
+  let sent = false;
+  const p = exec(k, "await m.fit(xs, ys, { epochs: 50, batchSize: 8, callbacks: { onBatchEnd: async () => { batches++; if (batches === 5) console.log('running'); } } });\n'finished'", 'javascript', {
+    onStream: () => {
+      if (!sent) {
+        sent = true;
+        void k.interrupt(5000);
+      }
+    },
+  });
+  const r = await p;
+  assert.equal(r.res.status, 'interrupted');
+  const after = await exec(k, 'batches');
+  const n = Number(after.text);
+  assert.ok(n >= 5 && n < 50 * 512, `batches ${n}`);
+  // The model kept its weights and the kernel its variables.
+  assert.equal((await exec(k, 'm.predict(tf.zeros([1, 8])).shape.join("x")')).text, "'1x1'");
+});
+
+test('interrupt ends a cell waiting on a timer without killing the kernel', async () => {
+  const p = exec(k, 'for (let i = 0; ; i++) { globalThis.tick = i; await new Promise((r) => setTimeout(r, 10)); }');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await k.interrupt(3000), 'interrupted');
+  assert.equal((await p).res.status, 'interrupted');
+  assert.equal((await exec(k, 'tick > 0 && a === 1')).text, 'true');
+});
+
+test('a cell stuck in synchronous code is stopped by killing the process; the user is told state was lost', async () => {
+  const k2 = client();
+  await k2.start();
+  const p = exec(k2, 'while (true) {}');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await k2.interrupt(500), 'killed');
+  const r = await p;
+  assert.equal(r.res.status, 'died');
+  if (r.res.status === 'died') assert.match(r.res.error.evalue, /stuck in synchronous code.*variables were lost/s);
+  assert.equal(k2.alive, false);
+});
+
+test('a kernel that dies ends the running cell with a clear error', async () => {
+  const k3 = client();
+  await k3.start();
+  const r = await exec(k3, "console.log('before');\nprocess.kill(process.pid, 'SIGKILL');\nawait new Promise(() => {});");
+  assert.equal(r.res.status, 'died');
+  if (r.res.status === 'died') assert.match(r.res.error.evalue, /killed by SIGKILL.*next run starts a fresh kernel/s);
+});
+
+test('overhead of an empty cell (median of 50)', async () => {
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t = process.hrtime.bigint();
+    await exec(k, '');
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  const median = times[25];
+  console.log(`empty-cell round trip: median ${median.toFixed(2)} ms, p90 ${times[45].toFixed(2)} ms`);
+  assert.ok(Number.isFinite(median));
+});
