@@ -9,7 +9,8 @@ import util from 'node:util';
 import vm from 'node:vm';
 import type { CellError } from '../common/protocol';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
-import { CellSyntaxError, type ColumnShift, IMPORT_FN, originalColumn, transformCell } from './transform';
+import { AWAIT_FN, CellSyntaxError, type ColumnShift, IMPORT_FN, originalColumn, transformCell } from './transform';
+import { InterruptedError } from '../tl/output';
 import type { KernelLanguage } from '../common/mime';
 
 export class CellRequire {
@@ -69,10 +70,26 @@ export interface CellOutcome {
   error?: unknown;
 }
 
+// --- interrupting a cell's own flow at its awaits
+
+const interruptedRuns = new Set<number>();
+
+export function markRunInterrupted(run: number): void {
+  interruptedRuns.add(run);
+}
+
+/** Called by the rewritten cell around each top-level await. */
+async function resumeAfterAwait<T>(value: T, run: number): Promise<Awaited<T>> {
+  const v = await value;
+  if (interruptedRuns.has(run)) throw new InterruptedError();
+  return v;
+}
+
 export function installCellGlobals(cellRequire: CellRequire, extra: Record<string, unknown>): void {
   const g = globalThis as Record<string, unknown>;
   g.require = cellRequire.require;
   g[IMPORT_FN] = cellRequire.import;
+  g[AWAIT_FN] = resumeAfterAwait;
   for (const [k, v] of Object.entries(extra)) g[k] = v;
 }
 
@@ -82,8 +99,8 @@ export interface CellPositions {
   shifts: ColumnShift[];
 }
 
-export function runCell(code: string, language: KernelLanguage, cellName: string): { promise: Promise<unknown>; positions: CellPositions } {
-  const { code: script, lineCount, shifts } = transformCell(code, language);
+export function runCell(code: string, language: KernelLanguage, cellName: string, run?: number): { promise: Promise<unknown>; positions: CellPositions } {
+  const { code: script, lineCount, shifts } = transformCell(code, language, run);
   const compiled = new vm.Script(script, { filename: cellName });
   const promise = compiled.runInThisContext({ displayErrors: false }) as Promise<{ value: unknown }>;
   return { promise: promise.then((r) => r.value), positions: { lineCount, shifts } };

@@ -10,7 +10,7 @@ import * as tl from '../tl';
 import { setDeviceReport } from '../tl/device';
 import { clearInterrupt, InterruptedError, requestInterrupt, setOutputSink } from '../tl/output';
 import { formatDeviceReport, selectBackend } from './backends';
-import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toCellError } from './evaluator';
+import { CellRequire, type CellPositions, installCellGlobals, markRunInterrupted, runCell, toBundle, toCellError } from './evaluator';
 import { activeFits, installFitPatch, whenNoFit } from './fitPatch';
 import { makeNodeLoaderHost } from './nodeHost';
 
@@ -86,13 +86,16 @@ function isMimeBundle(v: unknown): v is MimeBundle {
 // --- execution
 
 let interruptCell: ((e: Error) => void) | undefined;
+let runCounter = 0;
+let currentRun = 0;
 
 async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
   currentId = msg.id;
   clearInterrupt();
   let positions: CellPositions | undefined;
   try {
-    const started = runCell(msg.code, msg.language, msg.cellName);
+    currentRun = ++runCounter;
+    const started = runCell(msg.code, msg.language, msg.cellName, currentRun);
     positions = started.positions;
     const interrupted = new Promise<never>((_, reject) => (interruptCell = reject));
     const value = await Promise.race([started.promise, interrupted]);
@@ -114,6 +117,7 @@ function interrupt(): void {
   // Answering at once tells the host the event loop is free, so it need not kill the process.
   send({ type: 'interrupting', activeFits: activeFits() });
   requestInterrupt();
+  if (interruptCell) markRunInterrupted(currentRun);
   const reject = interruptCell;
   if (!reject) return;
   // A running fit stops at its next batch and throws itself; other awaits are abandoned now.

@@ -55,6 +55,8 @@ export function originalColumn(shifts: ColumnShift[], line: number, generatedCol
 
 export const IMPORT_FN = '__tl_import';
 export const LAST_VALUE_MARKER = '__tl_last';
+/** Wraps the cell's top-level awaits: after an interrupt, the cell stops at its next await. */
+export const AWAIT_FN = '__tl_await';
 
 export function transpileTypeScript(source: string): string {
   return sucrase(source, {
@@ -76,7 +78,12 @@ export class CellSyntaxError extends SyntaxError {
   }
 }
 
-export function transformCell(source: string, language: 'javascript' | 'typescript'): TransformResult {
+/**
+ * `run` identifies this execution: each top-level `await x` becomes `await __tl_await(x, run)`,
+ * which throws once that run was interrupted, so an interrupted loop cannot carry on unseen.
+ * Awaits inside functions are left alone: those functions may be called later by other cells.
+ */
+export function transformCell(source: string, language: 'javascript' | 'typescript', run?: number): TransformResult {
   const js = language === 'typescript' ? transpileTypeScript(source) : source;
   let program: Node;
   try {
@@ -97,6 +104,13 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
   const edits: Edit[] = [];
   const hoisted: string[] = [];
   const body: Node[] = program.body;
+  // Inner edits first: at a shared end position, the await's `)` must close before the statement's.
+  if (run !== undefined) {
+    for (const a of topLevelAwaits(program)) {
+      edits.push({ start: a.argument.start, end: a.argument.start, text: `${AWAIT_FN}((` });
+      edits.push({ start: a.argument.end, end: a.argument.end, text: `), ${run})` });
+    }
+  }
 
   for (let i = 0; i < body.length; i++) {
     const stmt = body[i];
@@ -212,4 +226,28 @@ function position(starts: number[], offset: number): { line: number; col: number
     else hi = mid - 1;
   }
   return { line: lo + 1, col: offset - starts[lo] };
+}
+
+const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ClassDeclaration', 'ClassExpression']);
+
+/** AwaitExpressions of the cell's own flow: not inside any function or class. */
+function topLevelAwaits(program: Node): Node[] {
+  const found: Node[] = [];
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n);
+      return;
+    }
+    const n = node as Node;
+    if (typeof n.type !== 'string') return;
+    if (FUNCTION_TYPES.has(n.type)) return;
+    if (n.type === 'AwaitExpression') found.push(n);
+    for (const key of Object.keys(n)) {
+      if (key === 'loc' || key === 'start' || key === 'end' || key === 'type') continue;
+      visit((n as Record<string, unknown>)[key]);
+    }
+  };
+  visit(program.body);
+  return found;
 }

@@ -161,3 +161,16 @@ test('overhead of an empty cell (median of 50)', async () => {
   console.log(`empty-cell round trip: median ${median.toFixed(2)} ms, p90 ${times[45].toFixed(2)} ms`);
   assert.ok(Number.isFinite(median));
 });
+
+test('an interrupted loop does not carry on in the background', async () => {
+  const p = exec(k, 'for (let i = 0; ; i++) { globalThis.spin = i; await new Promise((r) => setTimeout(r, 10)); }');
+  await new Promise((r) => setTimeout(r, 150));
+  await k.interrupt(3000);
+  assert.equal((await p).res.status, 'interrupted');
+  const first = Number((await exec(k, 'spin')).text);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(Number((await exec(k, 'spin')).text), first);
+  // Functions defined by the interrupted cell still work later.
+  await exec(k, 'async function later() { await null; return 5; }');
+  assert.equal((await exec(k, 'await later()')).text, '5');
+});

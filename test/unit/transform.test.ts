@@ -53,3 +53,15 @@ test('column mapping undoes the rewrite', () => {
   const genCol = line2.indexOf('foo') + 1;
   assert.equal(originalColumn(shifts, 2, genCol), 1);
 });
+
+test('top-level awaits are wrapped for interrupts, nested ones are not', async () => {
+  const seen: number[] = [];
+  (globalThis as any).__tl_await = async (v: unknown, run: number) => {
+    seen.push(run);
+    return v;
+  };
+  const { code } = transformCell('async function inner() { return await 1; }\nconst w = await inner();\nw + (await 2)', 'javascript', 9);
+  const v = await (vm.runInThisContext(code) as Promise<{ value: unknown }>);
+  assert.equal(v.value, 3);
+  assert.deepEqual(seen, [9, 9]);
+});
