@@ -15,6 +15,7 @@ import {
   plain,
   stdout,
   whenCellEnds,
+  sleep,
   whenOutput,
   withTimeout,
 } from './notebook';
@@ -101,6 +102,21 @@ describe('Transfer Lab kernel', function () {
       const cell = await executeCell(doc, 3);
       assertSucceeded(cell);
       assert.equal(unquote(plain(cell)), 'still here!', describeOutputs(cell));
+    });
+
+    it('a failing cell cancels the cells queued after it, as Run All does in Jupyter', async function () {
+      assert.ok(doc.cellAt(3).executionSummary?.success, 'the last cell ran once before');
+      const failed = whenCellEnds(doc.cellAt(1), 45_000);
+      await withTimeout('notebook.cell.execute', 45_000, vscode.commands.executeCommand('notebook.cell.execute', { ranges: [{ start: 1, end: 4 }], document: doc.uri }));
+      assert.equal((await failed).executionSummary?.success, false);
+      await sleep(300);
+      // Cancelled while queued: no run summary, and the earlier output is untouched (a run clears it first).
+      for (const i of [2, 3]) {
+        const c = doc.cellAt(i);
+        assert.equal(c.executionSummary?.success, undefined, `cell ${i} was cancelled, not run: ${JSON.stringify(c.executionSummary)}`);
+        assert.equal(c.executionSummary?.executionOrder, undefined, `cell ${i} got no execution number`);
+      }
+      assert.equal(unquote(plain(doc.cellAt(3))), 'still here!', describeOutputs(doc.cellAt(3)));
     });
   });
 
