@@ -133,7 +133,7 @@ export function makeUserDataDir({ settings = {}, parent = os.tmpdir() } = {}) {
   return dir;
 }
 
-function baseArgs(userDataDir) {
+function baseArgs(userDataDir, { trust = false } = {}) {
   return [
     entryJs,
     '--auth', 'none',
@@ -142,7 +142,8 @@ function baseArgs(userDataDir) {
     '--config', path.join(userDataDir, 'config.yaml'),
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    // Workspace trust is off unless a test is about it.
+    ...(trust ? [] : ['--disable-workspace-trust']),
   ];
 }
 
@@ -166,12 +167,13 @@ export async function startCodeServer({
   userDataDir = makeUserDataDir(),
   logFile = path.join(userDataDir, 'code-server.log'),
   extraArgs = [],
+  trust = false,
   env = {},
   timeoutMs = 60_000,
   log = () => {},
 } = {}) {
   if (!isInstalled()) throw new Error('code-server is not installed: run `node scripts/code-server.mjs install`');
-  const args = [...baseArgs(userDataDir), '--bind-addr', '127.0.0.1:0', '--ignore-last-opened', ...extraArgs];
+  const args = [...baseArgs(userDataDir, { trust }), '--bind-addr', '127.0.0.1:0', '--ignore-last-opened', ...extraArgs];
   if (folder) args.push(folder);
   mkdirSync(path.dirname(logFile), { recursive: true });
   const logStream = createWriteStream(logFile);

@@ -78,22 +78,33 @@ function readSummary(file) {
 
 // --- code-server host
 
-async function runInCodeServer(testsIndex) {
+/**
+ * `untrusted`: a second window with workspace trust on and the folder not trusted (restricted
+ * mode), running only untrusted.test.js.
+ */
+async function runInCodeServer(testsIndex, { untrusted = false } = {}) {
   const t0 = Date.now();
   const workspace = makeWorkspace(readdirSync(fixturesDir).map((f) => path.join(fixturesDir, f)), 'tl-ext-ws-');
-  const userDataDir = makeUserDataDir();
-  const reportFile = path.join(resultsDir, 'code-server-report.txt');
-  const consoleFile = path.join(resultsDir, 'code-server-browser.log');
+  const userDataDir = makeUserDataDir(
+    untrusted ? { settings: { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.emptyWindow': false } } : {},
+  );
+  const tag = untrusted ? 'code-server-untrusted' : 'code-server';
+  const reportFile = path.join(resultsDir, `${tag}-report.txt`);
+  const consoleFile = path.join(resultsDir, `${tag}-browser.log`);
   rmSync(reportFile, { force: true });
   writeFileSync(consoleFile, '');
-  const env = { TRANSFER_LAB_TEST_REPORT: reportFile, ...(grep ? { TRANSFER_LAB_TEST_GREP: grep } : {}) };
+  const env = {
+    TRANSFER_LAB_TEST_REPORT: reportFile,
+    TRANSFER_LAB_TEST_FILES: untrusted ? 'untrusted' : 'trusted',
+    ...(grep ? { TRANSFER_LAB_TEST_GREP: grep } : {}),
+  };
   let cs;
   let browser;
   let exitCode;
   const tail = tailer(reportFile);
   const poll = setInterval(tail, 500);
   try {
-    cs = await startCodeServer({ folder: workspace, userDataDir, env, logFile: path.join(resultsDir, 'code-server.log') });
+    cs = await startCodeServer({ folder: workspace, userDataDir, env, trust: untrusted, logFile: path.join(resultsDir, `${tag}.log`) });
     console.log(`code-server: ${cs.baseUrl} (started in ${seconds(t0)} s), workspace ${workspace}`);
     browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
@@ -122,11 +133,12 @@ async function runInCodeServer(testsIndex) {
       new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), suiteTimeoutS * 1000))),
     ]);
     clearTimeout(timer);
+    if (untrusted) await page.screenshot({ path: path.join(resultsDir, `${tag}.png`) }).catch(() => undefined);
     if (exitCode === 'timeout') {
       console.log(`code-server: the suite did not finish in ${suiteTimeoutS} s`);
-      await page.screenshot({ path: path.join(resultsDir, 'code-server-timeout.png') }).catch(() => undefined);
+      await page.screenshot({ path: path.join(resultsDir, `${tag}-timeout.png`) }).catch(() => undefined);
     } else if (exitCode !== 0) {
-      await page.screenshot({ path: path.join(resultsDir, 'code-server-failed.png') }).catch(() => undefined);
+      await page.screenshot({ path: path.join(resultsDir, `${tag}-failed.png`) }).catch(() => undefined);
     }
   } finally {
     clearInterval(poll);
@@ -233,6 +245,10 @@ async function main() {
   const results = [];
   console.log('\n== extension tests in code-server 4.100.3 (VS Code 1.100.3, web extension host on Node) ==');
   results.push(await runInCodeServer(testsIndex));
+  if (!grep) {
+    console.log('\n== restricted mode (untrusted workspace) ==');
+    results.push(await runInCodeServer(testsIndex, { untrusted: true }));
+  }
 
   const desktop = findDesktopVSCode();
   let skipped = 0;
