@@ -5,6 +5,7 @@ import { KernelClient } from '../client/kernelClient';
 import { kernelOptions } from '../kernel/config';
 import type { TransferLabController } from '../kernel/controller';
 import { formatDevice } from './device';
+import { fineTuneWizard } from './fineTune';
 
 function targetNotebook(arg: unknown): vscode.NotebookDocument | undefined {
   // Toolbar commands pass `{ notebookEditor }`; the palette passes nothing.
@@ -14,6 +15,7 @@ function targetNotebook(arg: unknown): vscode.NotebookDocument | undefined {
 
 export function registerCommands(context: vscode.ExtensionContext, controller: TransferLabController, log: vscode.LogOutputChannel): vscode.Disposable[] {
   return [
+    vscode.commands.registerCommand('transferLab.fineTune', () => fineTuneWizard(context)),
     vscode.commands.registerCommand('transferLab.restartKernel', async (arg?: unknown) => {
       const nb = targetNotebook(arg);
       if (!nb) return void vscode.window.showInformationMessage('Transfer Lab: open a notebook to restart its kernel.');

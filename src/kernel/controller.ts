@@ -5,12 +5,14 @@ import type { DeviceReport } from '../common/shapes';
 import { interruptTimeoutMs, kernelOptions } from './config';
 import { errorItem } from './outputs';
 import { KernelSession } from './session';
+import { TrainingStatus } from './trainingStatus';
 
 export class TransferLabController implements vscode.Disposable {
   readonly controller: vscode.NotebookController;
   private readonly sessions = new Map<vscode.NotebookDocument, KernelSession>();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly messaging: vscode.NotebookRendererMessaging;
+  private readonly training = new TrainingStatus();
   private readonly deviceEmitter = new vscode.EventEmitter<{ notebook: vscode.NotebookDocument; device: DeviceReport }>();
   readonly onDevice = this.deviceEmitter.event;
 
@@ -27,6 +29,7 @@ export class TransferLabController implements vscode.Disposable {
     this.disposables.push(
       this.controller,
       this.deviceEmitter,
+      this.training,
       vscode.workspace.onDidCloseNotebookDocument((nb) => {
         this.sessions.get(nb)?.dispose();
         this.sessions.delete(nb);
@@ -66,6 +69,7 @@ export class TransferLabController implements vscode.Disposable {
         rendererMessaging: this.messaging,
         log: this.log,
         onDevice: (device) => this.deviceEmitter.fire({ notebook, device }),
+        training: this.training,
       });
       this.sessions.set(notebook, session);
     }

@@ -22,6 +22,8 @@ export interface SessionDeps {
   rendererMessaging: vscode.NotebookRendererMessaging;
   log: vscode.LogOutputChannel;
   onDevice(report: DeviceReport): void;
+  /** Every display bundle and renderer message of a running cell, for progress in the status bar. */
+  training: { onBundle(bundle: Record<string, unknown>): void; onMessage(message: unknown): void; clear(): void };
 }
 
 export class KernelSession implements vscode.Disposable {
@@ -103,13 +105,23 @@ export class KernelSession implements vscode.Disposable {
     const language = (cell.document.languageId === 'typescript' ? 'typescript' : 'javascript') as KernelLanguage;
     const result = await client.execute(cell.document.getText(), language, `Cell ${cell.index + 1}`, {
       onStream: (name, text) => outputs.stream(name, text),
-      onDisplay: (id, bundle) => outputs.display(id, bundle),
-      onUpdate: (id, bundle) => outputs.update(id, bundle),
+      onDisplay: (id, bundle) => {
+        outputs.display(id, bundle);
+        this.deps.training.onBundle(bundle);
+      },
+      onUpdate: (id, bundle) => {
+        outputs.update(id, bundle);
+        this.deps.training.onBundle(bundle);
+      },
       // Increments go straight to the renderer, never awaited: the output already holds the full state.
-      onPost: (_id, message) => void this.deps.rendererMessaging.postMessage(message),
+      onPost: (_id, message) => {
+        void this.deps.rendererMessaging.postMessage(message);
+        this.deps.training.onMessage(message);
+      },
       onResult: (bundle) => outputs.display(undefined, bundle),
     });
     if (result.status !== 'ok') outputs.error(result.error);
+    this.deps.training.clear();
     await outputs.settle();
     execution.end(result.status === 'ok', Date.now());
     return result.status === 'ok';

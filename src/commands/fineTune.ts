@@ -1,0 +1,116 @@
+/**
+ * "Transfer Lab: Fine-tune model": model → data folder → strategy → epochs, learning rate and
+ * batch size; then writes a notebook for the run, opens it with our kernel and runs it.
+ */
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { CONTROLLER_ID, EXTENSION_ID } from '../common/mime';
+import { modelOffers } from '../wizard/models';
+import { generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, type FineTunePlan, type ModelChoice, type Strategy } from '../wizard/notebook';
+import { describeClasses, scanDataFolder } from '../wizard/scan';
+
+const TITLE = 'Fine-tune model';
+
+async function pickModel(context: vscode.ExtensionContext): Promise<ModelChoice | undefined> {
+  type Item = vscode.QuickPickItem & { choice?: ModelChoice; browse?: true };
+  const items: Item[] = [
+    ...modelOffers(context.extensionPath).map((o) => ({ label: o.label, description: o.description, detail: o.detail, choice: o.choice })),
+    { label: '$(folder-opened) Local model.json…', description: 'a TF.js layers model on disk', browse: true },
+  ];
+  const picked = await vscode.window.showQuickPick(items, { title: `${TITLE} (1/4): pretrained model`, placeHolder: 'Pick the model to transfer from', ignoreFocusOut: true, matchOnDescription: true });
+  if (!picked) return undefined;
+  if (picked.choice) return picked.choice;
+  const files = await vscode.window.showOpenDialog({ title: 'Pick a model.json', canSelectMany: false, filters: { 'TF.js model': ['json'] }, openLabel: 'Use this model' });
+  return files?.[0] ? { kind: 'file', path: files[0].fsPath } : undefined;
+}
+
+async function pickData(): Promise<{ dir: string; classes: string[] } | undefined> {
+  for (;;) {
+    const folders = await vscode.window.showOpenDialog({
+      title: `${TITLE} (2/4): data folder with one subfolder per class`,
+      canSelectFiles: false,
+      canSelectFolders: true,
+      canSelectMany: false,
+      openLabel: 'Use this data folder',
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    const dir = folders?.[0]?.fsPath;
+    if (!dir) return undefined;
+    const report = scanDataFolder(dir);
+    if (report.problems.length) {
+      const again = await vscode.window.showErrorMessage(`Transfer Lab cannot train on ${path.basename(dir)}: ${report.problems.join(' ')}`, 'Pick another folder');
+      if (again) continue;
+      return undefined;
+    }
+    const go = await vscode.window.showQuickPick(
+      [
+        { label: `$(check) Use ${report.classes.length} classes, ${report.total} images`, detail: describeClasses(report), ok: true },
+        { label: '$(folder-opened) Pick another folder', detail: report.warnings.join(' ') || undefined, ok: false },
+      ],
+      { title: `${TITLE} (2/4): ${path.basename(dir)}`, placeHolder: report.warnings.join(' ') || `Classes: ${describeClasses(report)}`, ignoreFocusOut: true },
+    );
+    if (!go) return undefined;
+    if (go.ok) return { dir, classes: report.classes.map((c) => c.name) };
+  }
+}
+
+async function pickStrategy(): Promise<Strategy | undefined> {
+  const picked = await vscode.window.showQuickPick(
+    [
+      { label: 'Feature extraction', description: 'base frozen, train a new head', detail: 'Fastest; best with few images. The frozen base runs once per image (embedding cache).', strategy: 'feature-extraction' as const },
+      { label: 'Fine-tune the last blocks', description: 'head first, then unfreeze the top of the base', detail: 'Two phases: the head on the frozen base, then the last N blocks at a tenth of the learning rate.', strategy: 'fine-tune' as const },
+      { label: 'Full training', description: 'every layer trains', detail: 'Starts from the pretrained weights; needs more data and time.', strategy: 'full' as const },
+    ],
+    { title: `${TITLE} (3/4): strategy`, ignoreFocusOut: true },
+  );
+  if (!picked) return undefined;
+  if (picked.strategy !== 'fine-tune') return { kind: picked.strategy };
+  const n = await vscode.window.showInputBox({ title: `${TITLE} (3/4): blocks to unfreeze`, prompt: 'How many of the last blocks of the base to fine-tune', value: '2', ignoreFocusOut: true, validateInput: (t) => (parsePositiveInt(t) ? undefined : 'A whole number, 1 or more') });
+  return n === undefined ? undefined : { kind: 'fine-tune', blocks: parsePositiveInt(n)! };
+}
+
+async function askNumber(step: string, prompt: string, value: string, parse: (t: string) => number | undefined, error: string): Promise<number | undefined> {
+  const t = await vscode.window.showInputBox({ title: `${TITLE} (4/4): ${step}`, prompt, value, ignoreFocusOut: true, validateInput: (x) => (parse(x) === undefined ? error : undefined) });
+  return t === undefined ? undefined : parse(t);
+}
+
+async function uniqueUri(dir: vscode.Uri, name: string): Promise<vscode.Uri> {
+  const ext = path.extname(name);
+  const stem = name.slice(0, -ext.length);
+  for (let i = 1; ; i++) {
+    const uri = vscode.Uri.joinPath(dir, i === 1 ? name : `${stem}-${i}${ext}`);
+    try {
+      await vscode.workspace.fs.stat(uri);
+    } catch {
+      return uri;
+    }
+  }
+}
+
+export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<vscode.Uri | undefined> {
+  const model = await pickModel(context);
+  if (!model) return undefined;
+  const data = await pickData();
+  if (!data) return undefined;
+  const strategy = await pickStrategy();
+  if (!strategy) return undefined;
+  const config = vscode.workspace.getConfiguration('transferLab');
+  const epochs = await askNumber('epochs', 'Epochs to train (early stopping may end sooner)', String(config.get<number>('defaultEpochs', 10)), parsePositiveInt, 'A whole number, 1 or more');
+  if (epochs === undefined) return undefined;
+  const learningRate = await askNumber('learning rate', 'Learning rate (Adam)', '0.001', parseLearningRate, 'A number above 0 and below 10, e.g. 0.001');
+  if (learningRate === undefined) return undefined;
+  const batchSize = await askNumber('batch size', 'Images per batch', String(config.get<number>('defaultBatchSize', 32)), parsePositiveInt, 'A whole number, 1 or more');
+  if (batchSize === undefined) return undefined;
+
+  const plan: FineTunePlan = { model, dataDir: data.dir, strategy, epochs, learningRate, batchSize, classes: data.classes };
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(data.dir));
+  const uri = await uniqueUri(folder, notebookFileName(plan));
+  const nb = generateNotebook(plan, path.dirname(uri.fsPath));
+  await vscode.workspace.fs.writeFile(uri, Buffer.from(JSON.stringify(nb, null, 1) + '\n'));
+
+  const doc = await vscode.workspace.openNotebookDocument(uri);
+  const editor = await vscode.window.showNotebookDocument(doc);
+  await vscode.commands.executeCommand('notebook.selectKernel', { notebookEditor: editor, id: CONTROLLER_ID, extension: EXTENSION_ID });
+  await vscode.commands.executeCommand('notebook.execute', doc.uri);
+  return uri;
+}

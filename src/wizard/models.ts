@@ -1,0 +1,24 @@
+/** The models the wizard offers: the bundled ones (from media/models) and the zoo (data only, no TF.js). */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ZOO } from '../tl/zoo';
+
+export interface ModelOffer {
+  label: string;
+  description: string;
+  detail?: string;
+  choice: { kind: 'bundled'; name: string } | { kind: 'zoo'; name: string };
+}
+
+export function bundledModels(extensionRoot: string): string[] {
+  const dir = path.join(extensionRoot, 'media', 'models');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => existsSync(path.join(dir, n, 'model.json'))).sort();
+}
+
+export function modelOffers(extensionRoot: string): ModelOffer[] {
+  return [
+    ...bundledModels(extensionRoot).map((name) => ({ label: name, description: 'bundled, works offline', choice: { kind: 'bundled' as const, name } })),
+    ...ZOO.map((z) => ({ label: z.name, description: `model zoo (${z.format}; downloaded once, then cached)`, detail: z.description, choice: { kind: 'zoo' as const, name: z.name } })),
+  ];
+}

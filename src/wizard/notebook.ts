@@ -1,0 +1,199 @@
+/**
+ * Writes the notebook the "Fine-tune model" wizard produces: a readable, editable record of the
+ * run (load → freeze map → data → train → evaluate → export) that runs with the Transfer Lab kernel.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+export type ModelChoice =
+  | { kind: 'bundled'; name: string }
+  | { kind: 'zoo'; name: string }
+  | { kind: 'file'; path: string };
+
+export type Strategy = { kind: 'feature-extraction' } | { kind: 'fine-tune'; blocks: number } | { kind: 'full' };
+
+export interface FineTunePlan {
+  model: ModelChoice;
+  dataDir: string;
+  strategy: Strategy;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  /** Classes found by the folder check, for the notebook's description. */
+  classes?: string[];
+  /** Where the trained model is exported; default ./export/<name> beside the notebook. */
+  exportDir?: string;
+}
+
+export interface PlanProblem {
+  field: keyof FineTunePlan;
+  message: string;
+}
+
+export function validatePlan(p: FineTunePlan): PlanProblem[] {
+  const problems: PlanProblem[] = [];
+  if (!Number.isInteger(p.epochs) || p.epochs < 1 || p.epochs > 10_000) problems.push({ field: 'epochs', message: 'Epochs must be a whole number from 1 to 10000.' });
+  if (!(p.learningRate > 0 && p.learningRate < 10)) problems.push({ field: 'learningRate', message: 'The learning rate must be a number above 0 and below 10, e.g. 0.001.' });
+  if (!Number.isInteger(p.batchSize) || p.batchSize < 1 || p.batchSize > 65_536) problems.push({ field: 'batchSize', message: 'The batch size must be a whole number from 1 to 65536.' });
+  if (p.strategy.kind === 'fine-tune' && (!Number.isInteger(p.strategy.blocks) || p.strategy.blocks < 1)) problems.push({ field: 'strategy', message: 'Fine-tuning needs at least one block to unfreeze.' });
+  if (p.model.kind === 'file' && !/model\.json$/i.test(p.model.path)) problems.push({ field: 'model', message: `${p.model.path} is not a model.json file.` });
+  return problems;
+}
+
+/** Parses the wizard's text inputs; undefined when the text is not a valid value. */
+export function parsePositiveInt(text: string): number | undefined {
+  const t = text.trim();
+  return /^\d+$/.test(t) && Number(t) > 0 ? Number(t) : undefined;
+}
+
+export function parseLearningRate(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(t)) return undefined;
+  const v = Number(t);
+  return v > 0 && v < 10 ? v : undefined;
+}
+
+function modelLabel(m: ModelChoice): string {
+  return m.kind === 'file' ? path.basename(path.dirname(m.path)) || 'model' : m.name;
+}
+
+/** A path as the notebook should spell it: relative to the notebook when it is nearby, with forward slashes. */
+function nbPath(target: string, notebookDir: string): string {
+  const rel = path.relative(notebookDir, target);
+  const use = rel && !rel.startsWith('..' + path.sep + '..' + path.sep + '..') && !path.isAbsolute(rel) ? rel : target;
+  const s = use.split(path.sep).join('/');
+  return s.startsWith('.') || path.isAbsolute(s) || /^[a-zA-Z]:/.test(s) ? s : `./${s}`;
+}
+
+function modelSource(m: ModelChoice, notebookDir: string): string {
+  return m.kind === 'file' ? nbPath(m.path, notebookDir) : m.name;
+}
+
+const js = (v: unknown) => JSON.stringify(v);
+
+function strategyText(s: Strategy): string {
+  switch (s.kind) {
+    case 'feature-extraction':
+      return 'feature extraction: the pretrained base stays frozen and only the new head trains';
+    case 'fine-tune':
+      return `fine-tuning: first the new head trains on the frozen base, then the last ${s.blocks} block${s.blocks === 1 ? '' : 's'} of the base are unfrozen and train at a tenth of the learning rate`;
+    case 'full':
+      return 'full training: every layer trains, starting from the pretrained weights';
+  }
+}
+
+export function notebookFileName(plan: FineTunePlan): string {
+  const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'data';
+  return `fine-tune-${slug(modelLabel(plan.model))}-${slug(path.basename(plan.dataDir))}.ipynb`;
+}
+
+export interface GeneratedNotebook {
+  nbformat: 4;
+  nbformat_minor: 5;
+  metadata: Record<string, unknown>;
+  cells: Record<string, unknown>[];
+}
+
+export function generateNotebook(plan: FineTunePlan, notebookDir: string): GeneratedNotebook {
+  const problems = validatePlan(plan);
+  if (problems.length) throw new Error(problems.map((p) => p.message).join(' '));
+  const source = modelSource(plan.model, notebookDir);
+  const dataDir = nbPath(plan.dataDir, notebookDir);
+  const exportDir = nbPath(plan.exportDir ?? path.join(notebookDir, 'export', path.basename(notebookFileName(plan), '.ipynb')), notebookDir);
+  const { strategy: s } = plan;
+
+  const cells: [string, string][] = [
+    [
+      'markdown',
+      [
+        `# Fine-tune \`${modelLabel(plan.model)}\` on \`${path.basename(plan.dataDir)}\``,
+        '',
+        `Written by the Transfer Lab "Fine-tune model" wizard. Strategy: ${strategyText(s)}.`,
+        '',
+        `- Model: \`${source}\``,
+        `- Data: \`${dataDir}\`${plan.classes?.length ? ` (classes: ${plan.classes.map((c) => `\`${c}\``).join(', ')})` : ''}`,
+        `- ${plan.epochs} epochs, learning rate ${plan.learningRate}, batch size ${plan.batchSize}`,
+        '',
+        'Every cell is plain JavaScript: change it and run it again. Interrupt (■) stops training after the current batch and keeps the weights.',
+      ].join('\n'),
+    ],
+    [
+      'code',
+      [
+        '// 1. The pretrained model. Its freeze map shows every layer, frozen or trainable, with its parameters.',
+        `const base = await tl.load(${js(source)});`,
+        'base',
+      ].join('\n'),
+    ],
+    [
+      'code',
+      [
+        '// 2. The images: one subfolder per class. Size and pixel scaling follow the model; 20% of each class is held out.',
+        `const data = await tl.imageFolder(${js(dataDir)}, { model: base, validationSplit: 0.2, seed: 42 });`,
+        "console.log(`classes: ${data.classes.join(', ')}`);",
+        "console.log(`train ${data.train.size} images, validation ${data.validation?.size ?? 0}` + (data.skipped.length ? `, ${data.skipped.length} unreadable files skipped` : ''));",
+      ].join('\n'),
+    ],
+    [
+      'code',
+      [
+        '// 3. A new head for these classes on top of the base. The base is frozen' + (s.kind === 'full' ? ', then everything is unfrozen for full training.' : ' (its BatchNormalization layers run in inference mode).'),
+        "tl.freeze(base, 'all');",
+        'const model = tl.withHead(base, { classes: data.classes, dropout: 0.2 });',
+        ...(s.kind === 'full' ? ["tl.unfreeze(model, 'all');"] : []),
+        'model',
+      ].join('\n'),
+    ],
+    [
+      'code',
+      s.kind === 'fine-tune'
+        ? [
+            `// 4. Train: the head first (base frozen), then the last ${s.blocks} block(s) of the base at a tenth of the learning rate.`,
+            'const result = await tl.fineTune(model, data, {',
+            `  headEpochs: ${plan.epochs},`,
+            `  fineTuneEpochs: ${plan.epochs},`,
+            `  unfreezeBlocks: ${s.blocks},`,
+            `  learningRate: ${plan.learningRate},`,
+            `  batchSize: ${plan.batchSize},`,
+            '  earlyStopping: { patience: 3 },',
+            '});',
+          ].join('\n')
+        : [
+            '// 4. Train, with live loss and accuracy. Early stopping restores the best weights.',
+            'const result = await tl.fit(model, data, {',
+            `  epochs: ${plan.epochs},`,
+            `  learningRate: ${plan.learningRate},`,
+            `  batchSize: ${plan.batchSize},`,
+            '  earlyStopping: { patience: 3 },',
+            '});',
+          ].join('\n'),
+    ],
+    ['code', ['// 5. Accuracy, per-class precision and recall, and the confusion matrix on the held-out images.', 'const report = await tl.evaluate(model, data.validation);'].join('\n')],
+    [
+      'code',
+      [
+        '// 6. Export: TF.js layers format plus the class names, input size and preprocessing.',
+        '//    Load it again with tl.load, or classify an image with `npx transfer-lab predict <dir> <image>`.',
+        `const saved = await tl.save(model, ${js(exportDir)});`,
+        'saved',
+      ].join('\n'),
+    ],
+  ];
+
+  return {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {
+      language_info: { name: 'javascript' },
+      transferLab: { generatedBy: 'fine-tune wizard', plan: { ...plan, dataDir, model: plan.model.kind === 'file' ? { kind: 'file', path: source } : plan.model } },
+    },
+    cells: cells.map(([kind, text]) => {
+      const cell: Record<string, unknown> = { id: randomBytes(4).toString('hex'), cell_type: kind, metadata: {}, source: text.split(/(?<=\n)/) };
+      if (kind === 'code') {
+        cell.outputs = [];
+        cell.execution_count = null;
+      }
+      return cell;
+    }),
+  };
+}
