@@ -1,7 +1,63 @@
+/** "Show Device and Backends" (a doctor report) and "Install GPU Backend". */
+import os from 'node:os';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import { diagnose, formatDoctor } from '../client/doctor';
+import { installGpuBackend } from '../client/installGpu';
+import { KernelClient } from '../client/kernelClient';
 import type { DeviceReport } from '../common/shapes';
+import { kernelOptions } from '../kernel/config';
+import type { TransferLabController } from '../kernel/controller';
 
-export function formatDevice(d: DeviceReport): string {
-  const lines = [`Backend: ${d.backend} — ${d.device}`, `Requested: ${d.requested} (${d.requestedBy}); TF.js ${d.tfjsVersion ?? '?'}; Node ${d.node} ${d.platform}`];
-  for (const s of d.skipped) lines.push(`  skipped ${s.backend}: ${s.reason}${s.error ? `\n    loader error: ${s.error.split('\n')[0]}` : ''}`);
-  return lines.join('\n');
+async function probeDevice(context: vscode.ExtensionContext, nb: vscode.NotebookDocument | undefined): Promise<DeviceReport> {
+  // No kernel yet: a short-lived one probes the backends the same way a notebook's would.
+  const target = nb ?? ({ uri: vscode.Uri.file(path.join(os.tmpdir(), 'transfer-lab-probe.ipynb')), metadata: {} } as unknown as vscode.NotebookDocument);
+  const probe = new KernelClient(kernelOptions(context, target));
+  try {
+    return await probe.start();
+  } finally {
+    void probe.shutdown();
+  }
+}
+
+export async function showDoctor(context: vscode.ExtensionContext, controller: TransferLabController, log: vscode.LogOutputChannel): Promise<void> {
+  const nb = vscode.window.activeNotebookEditor?.notebook;
+  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Transfer Lab: checking backends and GPU libraries…' }, async () => {
+    let device = nb && controller.session(nb)?.device;
+    let probeError: string | undefined;
+    if (!device) {
+      try {
+        device = await probeDevice(context, nb);
+      } catch (e) {
+        probeError = (e as Error).message;
+      }
+    }
+    const text = formatDoctor(diagnose(), device);
+    return probeError ? `${text}\n\n**The kernel could not start:** ${probeError}` : text;
+  });
+  log.info(report);
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: report });
+  await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
+}
+
+export async function installGpu(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<void> {
+  const prefix = context.globalStorageUri.fsPath;
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: 'Transfer Lab: installing @tensorflow/tfjs-node-gpu', cancellable: false },
+    (progress) =>
+      installGpuBackend({
+        prefix,
+        onOutput: (line) => {
+          log.info(`[npm] ${line}`);
+          progress.report({ message: line.slice(0, 80) });
+        },
+      }),
+  );
+  if (result.ok) {
+    const restart = await vscode.window.showInformationMessage(`Transfer Lab: ${result.message}`, 'Restart Kernel');
+    if (restart) await vscode.commands.executeCommand('transferLab.restartKernel');
+  } else {
+    log.error(result.message);
+    void vscode.window.showErrorMessage(`Transfer Lab: ${result.message}`, 'Show Log').then((a) => a && log.show());
+  }
 }
