@@ -1,0 +1,80 @@
+/**
+ * A read-only description of what an output element shows, from the live Chart instances and
+ * views. Used by the Chromium tests; VS Code only calls `activate`.
+ */
+import { Chart } from 'chart.js';
+import { ConfusionView } from './confusion/view';
+import { LayerMapView } from './layers/view';
+import { TrainingView } from './training/view';
+import { viewsByRoot } from './view';
+
+interface PointInfo {
+  x: number;
+  y: number;
+}
+
+export function inspect(element: Element): unknown[] {
+  const out: unknown[] = [];
+  for (const root of element.querySelectorAll('.tl-root')) {
+    const v = viewsByRoot.get(root);
+    if (v instanceof TrainingView) {
+      out.push({
+        kind: 'training',
+        runId: v.run.runId,
+        status: v.run.status,
+        lastUpdateMs: v.lastUpdateMs,
+        lastDrawnPoints: v.lastDrawnPoints,
+        batches: v.run.batches.length,
+        epochs: v.run.history.length,
+        charts: [...v.charts.values()].map((p) => {
+          const chart = Chart.getChart(p.canvas)!;
+          const x = chart.scales.x;
+          return {
+            metric: p.metric,
+            chartId: chart.id,
+            hidden: p.root.hidden,
+            ariaLabel: p.canvas.getAttribute('aria-label'),
+            role: p.canvas.getAttribute('role'),
+            xMax: x?.max,
+            tickColor: chart.options.scales?.x?.ticks?.color,
+            legendColor: chart.options.plugins?.legend?.labels?.color,
+            tooltip: tooltipOf(chart),
+            datasets: chart.data.datasets.map((d, i) => {
+              const data = d.data as unknown as PointInfo[];
+              const els = chart.getDatasetMeta(i).data;
+              const lastEl = els[els.length - 1];
+              const first = data[0];
+              const last = data[data.length - 1];
+              return {
+                id: (d as unknown as { tlId: string }).tlId,
+                label: d.label,
+                points: data.length,
+                first: first && { x: first.x, y: first.y },
+                last: last && { x: last.x, y: last.y },
+                borderColor: d.borderColor,
+                borderDash: (d as { borderDash?: number[] }).borderDash,
+                lastPixel: lastEl && { x: lastEl.x, y: lastEl.y },
+              };
+            }),
+          };
+        }),
+      });
+    } else if (v instanceof LayerMapView) {
+      out.push({ kind: 'layers', layers: v.layers.length, lastBuildMs: v.lastBuildMs, code: v.code });
+    } else if (v instanceof ConfusionView) {
+      out.push({ kind: 'confusion' });
+    }
+  }
+  return out;
+}
+
+function tooltipOf(chart: Chart): { title: string[]; lines: string[] } | undefined {
+  const t = chart.tooltip;
+  if (!t || t.opacity === 0 || !t.body?.length) return undefined;
+  return { title: [...(t.title ?? [])], lines: t.body.flatMap((b) => b.lines) };
+}
+
+/** Ids of the Chart instances alive in this iframe (Chart.js keeps a registry of them). */
+export function liveCharts(): number[] {
+  return Object.values(Chart.instances).map((c) => Number(c.id));
+}

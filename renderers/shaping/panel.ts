@@ -1,0 +1,145 @@
+/**
+ * Training history → chart datasets for one metric panel (loss or accuracy). Pure and DOM-free;
+ * the view maps `kind`/`shadow`/`runIndex` to colours and line styles.
+ */
+import type { BatchPoint, TrainingRun } from '../../src/common/shapes';
+import { decimateIndices } from './decimate';
+import { Series } from './series';
+import { smoothEma } from './smooth';
+import { batchesPerEpoch, batchX, runLabel, xMax, type MetricKey } from './training';
+
+export interface PlotPoint {
+  x: number;
+  /** Drawn value (smoothed when smoothing is on). */
+  y: number;
+  /** The value as recorded. */
+  raw: number;
+  epoch: number;
+  batch?: number;
+  step?: number;
+}
+
+export type SeriesKind = 'batch' | 'train' | 'val';
+
+export interface DatasetSpec {
+  id: string;
+  label: string;
+  kind: SeriesKind;
+  /** The raw line drawn faintly under its smoothed twin. */
+  shadow: boolean;
+  /** 0 for the run this chart belongs to; 1.. for the runs overlaid by "compare". */
+  runIndex: number;
+  points: PlotPoint[];
+}
+
+export interface PanelOptions {
+  /** 0 (off) … 0.999. */
+  smoothing: number;
+  showBatches: boolean;
+  /** Decimation buckets, about the plot width in pixels. */
+  buckets: number;
+  /** Other runs to overlay (epoch series only). */
+  compare?: readonly TrainingRun[];
+}
+
+const VAL_KEY = { loss: 'val_loss', acc: 'val_acc' } as const;
+
+/** Keeps the batch series of one run between updates so a live update costs O(new points). */
+export class PanelShaper {
+  private readonly batches = new Series();
+  private src: BatchPoint[] | undefined;
+  private consumed = 0;
+  private bpe = 0;
+  /** Batch points by series index, for tooltips (epoch, batch, step). */
+  private meta: BatchPoint[] = [];
+
+  constructor(readonly metric: MetricKey) {}
+
+  build(run: TrainingRun, opts: PanelOptions): DatasetSpec[] {
+    const m = this.metric;
+    const out: DatasetSpec[] = [];
+    const w = opts.smoothing;
+    const buckets = Math.max(16, opts.buckets);
+    if (opts.showBatches && !opts.compare?.length) {
+      this.syncBatches(run);
+      const s = this.batches;
+      if (s.length) {
+        const sm = s.smoothed(w);
+        const range = [0, xMax(run)] as const;
+        const toPoint = (ys: Float64Array, i: number): PlotPoint => {
+          const b = this.meta[i];
+          return { x: s.xs[i], y: ys[i], raw: s.ys[i], epoch: b.epoch, batch: b.batch, step: b.step };
+        };
+        out.push({
+          id: `${run.runId}:batch`,
+          label: `${m} (batch)`,
+          kind: 'batch',
+          shadow: false,
+          runIndex: 0,
+          points: decimateIndices(s.xs, sm, s.length, buckets, range).map((i) => toPoint(sm, i)),
+        });
+        if (w > 0) {
+          out.push({
+            id: `${run.runId}:batch:raw`,
+            label: `${m} (batch, raw)`,
+            kind: 'batch',
+            shadow: true,
+            runIndex: 0,
+            points: decimateIndices(s.xs, s.ys, s.length, buckets, range).map((i) => toPoint(s.ys, i)),
+          });
+        }
+      }
+    }
+    // Smoothing is for noise: it applies to the most detailed series drawn. Epoch values are
+    // already averages over an epoch, so with batches on the chart they are drawn as recorded.
+    const we = out.length ? 0 : w;
+    const runs = [run, ...(opts.compare ?? []).filter((r) => r.runId !== run.runId)];
+    runs.forEach((r, runIndex) => {
+      const prefix = runIndex === 0 ? '' : `${runLabel(r)} · `;
+      for (const [kind, key] of [['train', m], ['val', VAL_KEY[m]]] as const) {
+        const pts = r.history.filter((p) => p[key] !== undefined);
+        if (!pts.length) continue;
+        const raw = pts.map((p) => p[key] as number);
+        const sm = smoothEma(raw, we);
+        const mk = (ys: ArrayLike<number>) => pts.map((p, i): PlotPoint => ({ x: p.epoch, y: ys[i], raw: raw[i], epoch: p.epoch }));
+        out.push({ id: `${r.runId}:${kind}`, label: prefix + key, kind, shadow: false, runIndex, points: mk(sm) });
+        if (we > 0) out.push({ id: `${r.runId}:${kind}:raw`, label: `${prefix}${key} (raw)`, kind, shadow: true, runIndex, points: mk(raw) });
+      }
+    });
+    return out;
+  }
+
+  /** Number of batch points held (before decimation). */
+  get batchCount(): number {
+    return this.batches.length;
+  }
+
+  private syncBatches(run: TrainingRun): void {
+    const bpe = batchesPerEpoch(run);
+    const list = run.batches;
+    // The same array grown by live messages: append. Anything else (a merged output, a new
+    // batches-per-epoch guess that moves every x): rebuild once.
+    if (list !== this.src || list.length < this.consumed || bpe !== this.bpe) {
+      this.src = list;
+      this.bpe = bpe;
+      this.consumed = 0;
+      this.batches.clear();
+      this.meta = [];
+    }
+    for (let i = this.consumed; i < list.length; i++) {
+      const p = list[i];
+      const y = p[this.metric];
+      if (y === undefined) continue;
+      const x = batchX(p, bpe);
+      const n = this.batches.length;
+      if (n && x <= this.batches.xs[n - 1]) {
+        // Steps ascend (applyMessage keeps them so); only a batch index beyond the declared
+        // batches per epoch lands here. A line must not run backwards, so it is skipped.
+        continue;
+      }
+      this.batches.push(x, y);
+      this.meta.push(p);
+    }
+    this.consumed = list.length;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * One metric panel (loss or accuracy): a canvas with one Chart that lives as long as the view.
+ * Live updates swap dataset data in place and call update('none'): no animation, no new Chart.
+ */
+import {
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  type ChartDataset,
+  type TooltipItem,
+} from 'chart.js';
+import type { TrainingRun } from '../../src/common/shapes';
+import { h } from '../dom';
+import { formatExact } from '../shaping/format';
+import { PanelShaper, type DatasetSpec, type PanelOptions, type PlotPoint } from '../shaping/panel';
+import { chartLabel, METRICS, xMax, type MetricKey } from '../shaping/training';
+import { parseColor, toCss, withAlpha } from '../shaping/color';
+import type { Theme } from '../theme';
+
+// Only the parts a line chart with tooltips and a legend needs; keeps the bundle small.
+Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
+
+type LineDataset = ChartDataset<'line', PlotPoint[]> & { tlId: string; tlSpec: DatasetSpec };
+
+function fade(color: string, a: number): string {
+  const c = parseColor(color);
+  return c ? toCss(withAlpha(c, a)) : color;
+}
+
+export class MetricPanel {
+  readonly root: HTMLElement;
+  readonly canvas: HTMLCanvasElement;
+  readonly chart: Chart<'line', PlotPoint[]>;
+  private readonly shaper: PanelShaper;
+  private compareMode = false;
+
+  constructor(readonly metric: MetricKey, theme: Theme) {
+    const title = METRICS.find((m) => m.key === metric)!.title;
+    this.shaper = new PanelShaper(metric);
+    this.canvas = h('canvas', { attrs: { role: 'img', 'aria-label': title } });
+    this.root = h(
+      'figure',
+      { class: 'tl-panel', attrs: { 'data-metric': metric } },
+      h('figcaption', { class: 'tl-panel-title', text: title }),
+      h('div', { class: 'tl-canvas-wrap' }, this.canvas),
+    );
+    this.chart = new Chart(this.canvas, {
+      type: 'line',
+      data: { datasets: [] },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        parsing: false,
+        normalized: true,
+        spanGaps: false,
+        interaction: { mode: 'nearest', axis: 'x', intersect: false },
+        elements: { line: { tension: 0 } },
+        scales: {
+          x: { type: 'linear', min: 0, title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
+          y: { type: 'linear', grace: '5%', title: { display: true, text: metric === 'acc' ? 'accuracy' : 'loss' } },
+        },
+        plugins: {
+          legend: {
+            position: 'bottom',
+            labels: { boxWidth: 24, boxHeight: 2, filter: (item, data) => !(data.datasets[item.datasetIndex ?? 0] as LineDataset).tlSpec?.shadow },
+          },
+          tooltip: {
+            filter: (item) => !(item.dataset as LineDataset).tlSpec?.shadow,
+            callbacks: {
+              title: (items) => tooltipTitle(items),
+              label: (item) => tooltipLabel(item),
+            },
+          },
+        },
+      },
+    });
+    this.applyTheme(theme, false);
+  }
+
+  /** Shapes the run and redraws. Returns the number of points drawn. */
+  render(run: TrainingRun, opts: PanelOptions, theme: Theme): number {
+    const specs = this.shaper.build(run, { ...opts, buckets: this.plotWidth() });
+    this.compareMode = !!opts.compare?.length;
+    this.syncDatasets(specs, theme);
+    const x = this.chart.options.scales!.x!;
+    const maxX = Math.max(xMax(run), ...(opts.compare ?? []).map(xMax));
+    x.max = maxX;
+    (x.ticks as { stepSize?: number }).stepSize = maxX <= 20 ? 1 : undefined;
+    this.canvas.setAttribute('aria-label', chartLabel(run, this.metric));
+    this.chart.update('none');
+    return specs.reduce((n, s) => n + s.points.length, 0);
+  }
+
+  get batchCount(): number {
+    return this.shaper.batchCount;
+  }
+
+  applyTheme(theme: Theme, redraw = true): void {
+    const o = this.chart.options;
+    const font = { family: theme.fontFamily, size: Math.max(11, theme.fontSize - 1) };
+    for (const axis of ['x', 'y'] as const) {
+      const s = o.scales![axis]!;
+      s.grid = { ...s.grid, color: theme.grid };
+      s.border = { ...s.border, color: theme.border };
+      s.ticks = { ...s.ticks, color: theme.muted, font };
+      (s as { title: { color?: string; font?: object } }).title.color = theme.muted;
+      (s as { title: { color?: string; font?: object } }).title.font = font;
+    }
+    const legend = o.plugins!.legend!;
+    legend.labels = { ...legend.labels, color: theme.fg, font };
+    const tip = o.plugins!.tooltip!;
+    Object.assign(tip, {
+      backgroundColor: theme.tooltipBg,
+      titleColor: theme.tooltipFg,
+      bodyColor: theme.tooltipFg,
+      borderColor: theme.tooltipBorder,
+      borderWidth: 1,
+      titleFont: { ...font, weight: 'bold' },
+      bodyFont: { family: theme.monoFamily, size: font.size },
+    });
+    for (const ds of this.chart.data.datasets as LineDataset[]) this.styleDataset(ds, ds.tlSpec, theme);
+    if (redraw) this.chart.update('none');
+  }
+
+  destroy(): void {
+    this.chart.destroy();
+  }
+
+  private plotWidth(): number {
+    const w = this.chart.chartArea?.width ?? this.canvas.clientWidth;
+    return Math.max(100, Math.round(w || 600));
+  }
+
+  /** Reuses dataset objects by id so Chart.js keeps legend visibility and does no re-parsing. */
+  private syncDatasets(specs: DatasetSpec[], theme: Theme): void {
+    const current = this.chart.data.datasets as LineDataset[];
+    const byId = new Map(current.map((d) => [d.tlId, d]));
+    const next = specs.map((spec) => {
+      let ds = byId.get(spec.id);
+      if (!ds) ds = { tlId: spec.id, tlSpec: spec, data: [] } as unknown as LineDataset;
+      ds.tlSpec = spec;
+      ds.label = spec.label;
+      ds.data = spec.points;
+      this.styleDataset(ds, spec, theme);
+      return ds;
+    });
+    const same = next.length === current.length && next.every((d, i) => d === current[i]);
+    if (!same) this.chart.data.datasets = next;
+  }
+
+  private styleDataset(ds: LineDataset, spec: DatasetSpec, theme: Theme): void {
+    const pal = theme.series;
+    const base = this.compareMode ? pal[spec.runIndex % pal.length] : spec.kind === 'val' ? pal[1] : pal[0];
+    const epochPoints = spec.kind !== 'batch' && spec.points.length <= 200;
+    ds.borderColor = spec.shadow ? fade(base, 0.25) : spec.kind === 'batch' ? fade(base, 0.55) : base;
+    ds.backgroundColor = ds.borderColor;
+    ds.borderWidth = spec.kind === 'batch' || spec.shadow ? 1 : 2;
+    // Validation differs from training by dash and marker too, not by colour alone.
+    ds.borderDash = spec.kind === 'val' ? [6, 4] : [];
+    ds.pointStyle = spec.kind === 'val' ? 'rectRot' : 'circle';
+    ds.pointRadius = epochPoints && !spec.shadow ? 3 : 0;
+    ds.pointHoverRadius = spec.shadow ? 0 : 4;
+    ds.pointHitRadius = spec.shadow ? 0 : 4;
+    ds.order = spec.shadow ? 3 : spec.kind === 'batch' ? 2 : 1;
+  }
+}
+
+function tooltipTitle(items: TooltipItem<'line'>[]): string {
+  const p = items[0]?.raw as PlotPoint | undefined;
+  if (!p) return '';
+  return p.batch !== undefined ? `Epoch ${p.epoch}, batch ${p.batch + 1} (step ${p.step})` : `Epoch ${p.epoch}`;
+}
+
+function tooltipLabel(item: TooltipItem<'line'>): string {
+  const p = item.raw as PlotPoint;
+  const base = `${item.dataset.label}: ${formatExact(p.y)}`;
+  return p.raw !== p.y && !(Number.isNaN(p.raw) && Number.isNaN(p.y)) ? `${base} (raw ${formatExact(p.raw)})` : base;
+}
