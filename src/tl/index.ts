@@ -2,5 +2,34 @@
  * The transfer-learning API that notebook cells see as `tl`.
  * Plain TypeScript over TensorFlow.js: no vscode, no DOM.
  */
+import { installBatchNormFix } from './freeze';
+import { installModelDisplay } from './inspect';
+
+// Keras semantics for frozen BatchNormalization, and a model as a cell's value shows its freeze map.
+installBatchNormFix();
+installModelDisplay();
+
 export { device } from './device';
 export { setOutputSink, onInterrupt, isInterruptRequested, InterruptedError } from './output';
+export { getMeta as meta, type ModelMeta, type Preprocessing } from './meta';
+
+// --- models
+export { load, bundledNames, loadLayersFromDir, assertTrainable, isGraphModel, isLayersModel, type AnyModel, type LoadOptions, type LoadProgress } from './models';
+export { ZOO as zoo, findZooEntry, zooNames, type ZooEntry } from './zoo';
+export { mobileNetV2Like, digitsCnn } from './builders';
+
+// --- inspect, freeze, heads, export
+export { layers, summary, freezeMapBundle, formatLayerTable } from './inspect';
+export { freeze, unfreeze, selectLayers } from './freeze';
+export { withHead, type HeadOptions } from './heads';
+export { save, type SaveOptions, type SaveResult } from './export';
+
+// --- data
+export { imageFolder, csv, fromTensors, fromArrays, type Dataset, type DataSplit, type LabeledData, type ImageFolderData, type CsvData, type Batch, type AugmentOptions, type ImageFolderOptions, type CsvOptions, type SkippedFile } from './data';
+export { decodeImage, decoderInfo, type DecodedImage } from './decode';
+
+// --- train and evaluate
+export { fit, fineTune, makeOptimizer, setLearningRate, getLearningRate, scheduledLr, type FitOptions, type FitResult, type FineTuneOptions, type FineTuneResult, type LRSchedule } from './train';
+export { evaluate, predict, type EvaluateOptions, type EvaluationResult, type Prediction, type PredictOptions } from './evaluate';
+export { clearEmbeddingCache, embeddingMemoryStats } from './embeddings';
+export { registerWasmGradients } from './wasm-grads';

@@ -1,0 +1,118 @@
+/**
+ * tl.save(): a model folder in the TF.js format (model.json + weight shards) that plain
+ * tf.loadLayersModel / tf.loadGraphModel can read, plus its metadata (classes, input size,
+ * preprocessing) both in model.json's userDefinedMetadata and in transfer-lab.json beside it.
+ * @tensorflow/tfjs without tfjs-node has no file:// save handler, so this one writes with fs.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { getMeta, type ModelMeta } from './meta';
+import { META_FILE, META_KEY, isGraphModel, isLayersModel, writeFileAtomic, type AnyModel } from './models';
+
+/** tfjs's converter splits weights into 4 MB shards; the same size keeps files friendly to HTTP caches. */
+const SHARD_BYTES = 4 * 1024 * 1024;
+const SHARD_RE = /^group\d+-shard\d+of\d+\.bin$/;
+
+export interface SaveResult {
+  dir: string;
+  /** Files written, relative to dir. */
+  files: string[];
+  /** Bytes of weights written. */
+  weightBytes: number;
+  meta: ModelMeta;
+}
+
+export interface SaveOptions {
+  /** Extra facts stored in transfer-lab.json only (for example training accuracy). */
+  extra?: Record<string, unknown>;
+}
+
+function weightBuffer(data: tf.io.ModelArtifacts['weightData']): Buffer {
+  if (data == null) return Buffer.alloc(0);
+  const parts = Array.isArray(data) ? data : [data];
+  return Buffer.concat(parts.map((b) => Buffer.from(b)));
+}
+
+function outputUnits(model: AnyModel): number | undefined {
+  const shape = isLayersModel(model) ? model.outputs[0]?.shape : model.outputs[0]?.shape;
+  const last = shape?.[shape.length - 1];
+  return typeof last === 'number' && last > 0 ? last : undefined;
+}
+
+/** The metadata that goes with a saved model: what setMeta recorded, overridden by `meta`. */
+function metaFor(model: AnyModel, dir: string, meta?: Partial<ModelMeta>): ModelMeta {
+  const known = getMeta(model);
+  const merged: ModelMeta = {
+    name: meta?.name ?? known?.name ?? path.basename(dir),
+    source: meta?.source ?? known?.source ?? 'code',
+    format: isGraphModel(model) ? 'graph' : 'layers',
+  };
+  const classes = meta?.classes ?? known?.classes;
+  const inputSize = meta?.inputSize ?? known?.inputSize;
+  const preprocessing = meta?.preprocessing ?? known?.preprocessing;
+  if (classes) {
+    const units = outputUnits(model);
+    if (units !== undefined && units !== classes.length) {
+      throw new Error(`save(): ${classes.length} class names given for a model with ${units} outputs.`);
+    }
+    merged.classes = [...classes];
+  }
+  if (inputSize) merged.inputSize = [inputSize[0], inputSize[1]];
+  if (preprocessing) merged.preprocessing = { ...preprocessing };
+  return merged;
+}
+
+/**
+ * Saves `model` into `dir` (created if needed): model.json, group1-shardNofM.bin, transfer-lab.json.
+ * Each file is written atomically and model.json last, so a reader never sees a half-saved model.
+ */
+export async function save(model: AnyModel, dir: string, meta?: Partial<ModelMeta>, opts: SaveOptions = {}): Promise<SaveResult> {
+  if (!isLayersModel(model) && !isGraphModel(model)) throw new Error('save(model, dir): model must be a TF.js LayersModel or GraphModel.');
+  if (typeof dir !== 'string' || !dir.trim()) throw new Error('save(model, dir): dir must be a folder path.');
+  const out = path.resolve(dir);
+  const m = metaFor(model, out, meta);
+  await fsp.mkdir(out, { recursive: true });
+
+  const files: string[] = [];
+  let weightBytes = 0;
+  const handler: tf.io.IOHandler = {
+    save: async (artifacts) => {
+      const weights = weightBuffer(artifacts.weightData);
+      weightBytes = weights.length;
+      const count = Math.max(1, Math.ceil(weights.length / SHARD_BYTES));
+      const paths: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const name = `group1-shard${i + 1}of${count}.bin`;
+        await writeFileAtomic(path.join(out, name), weights.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
+        paths.push(name);
+      }
+      const json: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology!,
+        format: artifacts.format ?? (isGraphModel(model) ? 'graph-model' : 'layers-model'),
+        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths, weights: artifacts.weightSpecs ?? [] }],
+        userDefinedMetadata: { ...(artifacts.userDefinedMetadata ?? {}), [META_KEY]: m },
+      };
+      if (artifacts.trainingConfig) json.trainingConfig = artifacts.trainingConfig;
+      if (artifacts.signature) json.signature = artifacts.signature;
+      if (artifacts.modelInitializer) json.modelInitializer = artifacts.modelInitializer;
+      if (artifacts.initializerSignature) json.initializerSignature = artifacts.initializerSignature;
+
+      const side = { version: 1, ...m, savedAt: new Date().toISOString(), tfjs: tf.version.tfjs, ...(opts.extra ? { extra: opts.extra } : {}) };
+      await writeFileAtomic(path.join(out, META_FILE), JSON.stringify(side, null, 2) + '\n');
+      await writeFileAtomic(path.join(out, 'model.json'), JSON.stringify(json));
+      files.push(...paths, META_FILE, 'model.json');
+
+      // Shards of an earlier, bigger save into the same folder are no longer referenced.
+      for (const f of await fsp.readdir(out)) {
+        if (SHARD_RE.test(f) && !paths.includes(f)) await fsp.rm(path.join(out, f), { force: true });
+      }
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    },
+  };
+  if (isLayersModel(model)) await model.save(handler);
+  else await model.save(handler);
+  return { dir: out, files, weightBytes, meta: m };
+}

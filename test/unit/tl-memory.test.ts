@@ -1,0 +1,98 @@
+/** tf.memory().numTensors must not grow across fits, interrupted fits, failed fits or cached fits. */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { MIME } from '../../src/common/mime';
+import { fromTensors, imageFolder } from '../../src/tl/data';
+import { fit } from '../../src/tl/train';
+import { evaluate } from '../../src/tl/evaluate';
+import { clearEmbeddingCache } from '../../src/tl/embeddings';
+import { withHead } from '../../src/tl/heads';
+import { freeze } from '../../src/tl/freeze';
+import { getOutputSink, setOutputSink, requestInterrupt, clearInterrupt, InterruptedError } from '../../src/tl/output';
+import { makeImageFolder, RecordingSink, tinyConvBase, tmpDir } from './tl-helpers';
+
+process.env.TRANSFER_LAB_CACHE = tmpDir('tl-memory-cache-');
+const outside = getOutputSink();
+let sink: RecordingSink;
+before(() => {
+  sink = new RecordingSink();
+  setOutputSink(sink);
+});
+after(() => setOutputSink(outside));
+
+function tinyModel(): tf.Sequential {
+  return tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [4], units: 6, activation: 'relu' }), tf.layers.dense({ units: 2, activation: 'softmax' })],
+  });
+}
+
+test('20 consecutive fits, an interrupted fit and a NaN fit leave numTensors where it was', async () => {
+  const xs = tf.randomNormal([40, 4], 0, 1, 'float32', 1);
+  const ys = tf.tensor1d([...Array(40).keys()].map((i) => i % 2), 'int32');
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], validationSplit: 0.25, batchSize: 8 });
+  const model = tinyModel();
+  // The first fit compiles the model and the optimizer creates its slots (Adam's moments): state that
+  // lives as long as the model, not a leak. Count from after it.
+  await fit(model, data, { epochs: 1, verbose: false });
+  const start = tf.memory().numTensors;
+  const variants = [
+    {},
+    { earlyStopping: { patience: 1 } },
+    { schedule: { type: 'cosine' as const } },
+    { classWeight: 'balanced' as const },
+    { shuffle: false },
+  ];
+  for (let i = 0; i < 20; i++) {
+    await fit(model, data, { epochs: 2, verbose: false, ...variants[i % variants.length] });
+  }
+  assert.equal(tf.memory().numTensors, start, 'after 20 fits');
+
+  let batches = 0;
+  sink.onPost = (m) => {
+    if ((m as { type: string }).type === 'batch' && ++batches === 3) requestInterrupt();
+  };
+  await assert.rejects(fit(model, data, { epochs: 20, batchMessageIntervalMs: 0, verbose: false }), InterruptedError);
+  sink.onPost = undefined;
+  clearInterrupt();
+  assert.equal(tf.memory().numTensors, start, 'after an interrupted fit');
+
+  const bad = tf.tensor2d([...Array(40).keys()].map((i) => (i === 7 ? [NaN, 0, 0, 0] : [i, 1, 2, 3])));
+  await assert.rejects(fit(model, fromTensors(bad, ys, { classes: ['a', 'b'] }), { epochs: 1, verbose: false }), /NaN/);
+  bad.dispose();
+  assert.equal(tf.memory().numTensors, start, 'after a fit stopped by NaN');
+
+  await evaluate(model, data, { display: false });
+  assert.equal(tf.memory().numTensors, start, 'after evaluate');
+  tf.dispose([xs, ys]);
+});
+
+test('fits on cached embeddings and streamed image batches leave numTensors where it was', async () => {
+  await clearEmbeddingCache();
+  const dir = makeImageFolder({ classes: { red: 6, blue: 6 }, corrupt: true });
+  const data = await imageFolder(dir, { size: [16, 16], validationSplit: 0.25, batchSize: 4 });
+  const base = tinyConvBase([16, 16, 3]);
+  freeze(base);
+  const model = withHead(base, { classes: [...data.classes] });
+  await fit(model, data, { epochs: 1, verbose: false });
+  const start = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) await fit(model, data, { epochs: 2, verbose: false });
+  for (let i = 0; i < 2; i++) await fit(model, data, { epochs: 1, cacheEmbeddings: false, verbose: false });
+  assert.equal(tf.memory().numTensors, start);
+
+  // An interrupt while the base computes embeddings stops the pass between batches.
+  await clearEmbeddingCache();
+  const conv = model.getLayer('base_conv') as unknown as { call: (i: unknown, k: unknown) => unknown };
+  const call = conv.call.bind(conv);
+  conv.call = (i, k) => {
+    requestInterrupt();
+    return call(i, k);
+  };
+  await assert.rejects(fit(model, data, { epochs: 3, cacheDir: false, verbose: false }), InterruptedError);
+  clearInterrupt();
+  conv.call = call;
+  const last = sink.bundles(MIME.training).at(-1) as { status: string; history: unknown[] };
+  assert.equal(last.status, 'interrupted');
+  assert.equal(last.history.length, 0);
+  assert.equal(tf.memory().numTensors, start, 'after an interrupt during the embedding pass');
+});
