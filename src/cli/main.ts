@@ -4,9 +4,10 @@ import { BACKEND_NAMES, type BackendName } from '../common/protocol';
 import { runNotebook } from './run';
 
 const USAGE = `Usage:
-  transfer-lab run <notebook.ipynb> [--out <out.ipynb>] [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu] [--quiet]
+  transfer-lab run <notebook.ipynb> [--out <out.ipynb>] [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu] [--quiet] [--verbose]
       Runs every code cell with the Transfer Lab kernel and writes the outputs into the notebook
       (or into --out). Exits 1 when a cell fails, after writing the outputs so far.
+      --verbose also prints what native libraries (CUDA, Dawn) write to the kernel's console.
 `;
 
 function option(args: string[], name: string): string | undefined {
@@ -29,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
     const out = option(args, '--out');
     const backend = option(args, '--backend') ?? process.env.TRANSFER_LAB_BACKEND;
     const quiet = args.includes('--quiet');
+    const verbose = args.includes('--verbose');
     const files = args.filter((a) => !a.startsWith('--'));
     if (files.length !== 1) throw new Error(`run takes one notebook\n${USAGE}`);
     if (backend && !(BACKEND_NAMES as readonly string[]).includes(backend)) throw new Error(`unknown backend "${backend}"; use one of ${BACKEND_NAMES.join(', ')}`);
@@ -38,6 +40,7 @@ async function main(argv: string[]): Promise<number> {
       backend: backend as BackendName | undefined,
       kernelScript: path.join(__dirname, 'kernel.js'),
       echo: !quiet,
+      verbose,
     });
     process.stdout.write(`\n${summary.ok ? 'OK' : 'FAILED'}: ${summary.executed} cells in ${summary.seconds.toFixed(1)} s${summary.failedCell !== undefined ? `, cell ${summary.failedCell + 1} failed` : ''}; outputs written to ${path.relative(process.cwd(), summary.outputPath) || summary.outputPath}\n`);
     return summary.ok ? 0 : 1;

@@ -17,6 +17,8 @@ export interface RunOptions {
   kernelScript: string;
   /** Echo cell output to the terminal while it runs. */
   echo?: boolean;
+  /** Also print what native libraries write to the kernel's stdout/stderr. */
+  verbose?: boolean;
   write?: (s: string) => void;
   writeErr?: (s: string) => void;
 }
@@ -45,7 +47,9 @@ export async function runNotebook(opts: RunOptions): Promise<RunSummary> {
     backendRequestedBy: opts.backend ? 'command line' : metaBackend ? 'notebook metadata' : 'auto',
     tfjsNodeGpuPaths: [path.dirname(input), process.cwd()],
   });
-  client.on('log', (s: string) => writeErr(s));
+  // Native libraries' own output (Dawn probing adapters, CUDA) is noise unless asked for; the last
+  // lines are still reported if the kernel dies.
+  if (opts.verbose) client.on('log', (s: string) => writeErr(s));
   const started = Date.now();
   let executed = 0;
   let failedCell: number | undefined;

@@ -130,8 +130,10 @@ function interrupt(): void {
 
 async function init(options: KernelOptions): Promise<void> {
   process.chdir(options.notebookDir);
+  // Downloaded models and embedding caches go where the host keeps its storage.
+  if (options.cacheDir && !process.env.TRANSFER_LAB_CACHE) process.env.TRANSFER_LAB_CACHE = options.cacheDir;
   installFitPatch();
-  const selection = await selectBackend(tf, makeNodeLoaderHost(), {
+  const selection = await selectBackend(tf, makeNodeLoaderHost(tl.registerWasmGradients), {
     requested: options.backend,
     requestedBy: options.backendRequestedBy,
     gpuSearchPaths: options.tfjsNodeGpuPaths,
