@@ -180,6 +180,16 @@ export interface FrozenSplit {
 
 const splits = new WeakMap<tf.LayersModel, { signature: string; split: FrozenSplit }>();
 
+function releaseSplitWithModel(model: tf.LayersModel): void {
+  const dispose = model.dispose.bind(model);
+  model.dispose = () => {
+    const result = dispose();
+    splits.get(model)?.split.head.dispose();
+    splits.delete(model);
+    return result;
+  };
+}
+
 function trainableSignature(model: tf.LayersModel): string {
   const parts: string[] = [];
   const walk = (layers: Layer[]) => {
@@ -307,6 +317,10 @@ export function splitAtFrozenBase(model: tf.LayersModel): FrozenSplit | { reason
   const base = tf.model({ inputs: model.inputs, outputs: cutTensor, name: `${model.name}_cached_base` });
   const head = tf.model({ inputs: headInput, outputs: y, name: `${model.name}_head_only` });
   const split: FrozenSplit = { base, head, baseLayers, headLayers, cutAfter: (cutTensor.sourceLayer as Layer).name };
+  // The head-only model re-applies the model's layers, which counts as another owner of their weights:
+  // it is released when it is replaced, and when the model itself is disposed.
+  if (known) known.split.head.dispose();
+  else releaseSplitWithModel(model);
   splits.set(model, { signature, split });
   return split;
 }

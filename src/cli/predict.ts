@@ -1,0 +1,58 @@
+/**
+ * `transfer-lab predict <exported model dir> <image...>`: the top classes of each image, using the
+ * model's saved class names, input size and preprocessing. Runs in a kernel process, so it picks
+ * the same backend a notebook would.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { KernelClient } from '../client/kernelClient';
+import type { BackendName } from '../common/protocol';
+
+export interface PredictCliOptions {
+  modelDir: string;
+  images: string[];
+  topK: number;
+  backend?: BackendName;
+  kernelScript: string;
+}
+
+export interface ImagePrediction {
+  image: string;
+  top: { label: string; probability: number }[];
+}
+
+export async function predictImages(opts: PredictCliOptions): Promise<ImagePrediction[]> {
+  const modelDir = path.resolve(opts.modelDir);
+  if (!existsSync(modelDir)) throw new Error(`no such model folder: ${modelDir}`);
+  const images = opts.images.map((i) => path.resolve(i));
+  for (const i of images) if (!existsSync(i)) throw new Error(`no such image: ${i}`);
+  const client = new KernelClient({
+    kernelScript: opts.kernelScript,
+    notebookDir: process.cwd(),
+    workspaceFolders: [process.cwd()],
+    backend: opts.backend ?? 'auto',
+    backendRequestedBy: opts.backend ? 'command line' : 'auto',
+    tfjsNodeGpuPaths: [process.cwd()],
+  });
+  try {
+    let out = '';
+    const code = [
+      `const __model = await tl.load(${JSON.stringify(modelDir)});`,
+      `const __images = ${JSON.stringify(images)};`,
+      `const __preds = await tl.predict(__model, __images, { topK: ${Math.max(1, Math.floor(opts.topK))} });`,
+      `__model.dispose();`,
+      `process.stdout.write(JSON.stringify(__preds.map((top, i) => ({ image: __images[i], top }))));`,
+    ].join('\n');
+    const result = await client.execute(code, 'javascript', 'predict', { onStream: (name, text) => (name === 'stdout' ? (out += text) : process.stderr.write(text)) });
+    if (result.status !== 'ok') throw new Error(`${result.error.ename}: ${result.error.evalue}`);
+    return JSON.parse(out) as ImagePrediction[];
+  } finally {
+    await client.shutdown();
+  }
+}
+
+export function formatPredictions(preds: ImagePrediction[]): string {
+  return preds
+    .map((p) => [p.image, ...p.top.map((t, i) => `  ${i + 1}. ${t.label.padEnd(12)} ${(100 * t.probability).toFixed(1).padStart(5)}%`)].join('\n'))
+    .join('\n');
+}
