@@ -23,6 +23,8 @@ export interface HeadOptions {
   dropout?: number;
   /** How a 4-D (or 3-D) cut output becomes a vector. Default 'avg'. */
   pooling?: 'avg' | 'max' | 'flatten';
+  /** Seed for the head's initial weights (and dropout), for runs that repeat exactly. */
+  seed?: number;
 }
 
 const TAIL_SKIP = new Set(['Reshape', 'Flatten', 'Activation', 'Softmax']);
@@ -117,6 +119,9 @@ export function withHead(base: tf.LayersModel, opts: HeadOptions): tf.LayersMode
     return name;
   };
 
+  let seedCount = 0;
+  const init = () => (opts.seed === undefined ? undefined : tf.initializers.glorotUniform({ seed: opts.seed + seedCount++ }));
+  const dropoutSeed = () => (opts.seed === undefined ? undefined : opts.seed + 1000 + seedCount++);
   const pooling = opts.pooling ?? 'avg';
   const rank = x.shape.length;
   if (rank === 4) {
@@ -141,13 +146,13 @@ export function withHead(base: tf.LayersModel, opts: HeadOptions): tf.LayersMode
     x = tf.layers.flatten({ name: nameFor('head_flatten') }).apply(x) as tf.SymbolicTensor;
   }
   hidden.forEach((h, k) => {
-    x = tf.layers.dense({ units: h, activation: 'relu', name: nameFor(`head_dense_${k + 1}`) }).apply(x) as tf.SymbolicTensor;
-    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: nameFor(`head_dropout_${k + 1}`) }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: h, activation: 'relu', name: nameFor(`head_dense_${k + 1}`), kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
+    if (dropout > 0) x = tf.layers.dropout({ rate: dropout, name: nameFor(`head_dropout_${k + 1}`), seed: dropoutSeed() }).apply(x) as tf.SymbolicTensor;
   });
   if (hidden.length === 0 && dropout > 0) {
-    x = tf.layers.dropout({ rate: dropout, name: nameFor('head_dropout') }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: dropout, name: nameFor('head_dropout'), seed: dropoutSeed() }).apply(x) as tf.SymbolicTensor;
   }
-  x = tf.layers.dense({ units, activation: 'softmax', name: nameFor('head_output') }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units, activation: 'softmax', name: nameFor('head_output'), kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
 
   const model = tf.model({ inputs: base.inputs, outputs: x, name: `${base.name}_with_head` });
   const baseMeta = getMeta(base);
