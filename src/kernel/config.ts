@@ -28,7 +28,7 @@ export function kernelOptions(context: vscode.ExtensionContext, notebook: vscode
     backend: fromMeta ?? fromSetting,
     backendRequestedBy: fromMeta ? 'notebook metadata' : fromSetting !== 'auto' ? 'setting transferLab.backend' : 'auto',
     tfjsNodeGpuPaths: [...(gpuPath ? [gpuPath] : []), notebookDir, ...workspaceFolders, path.join(globalStorage, 'node_modules')],
-    cacheDir: path.join(globalStorage, 'cache'),
+    cacheDir: config.get<string>('modelCache', '').trim() || path.join(globalStorage, 'cache'),
   };
 }
 
