@@ -15,6 +15,9 @@ import * as tf from '@tensorflow/tfjs';
 import { getMeta, setMeta, type ModelMeta, type Preprocessing } from './meta';
 import { findZooEntry, zooNames, type ZooEntry } from './zoo';
 import { closeMatches } from './inspect';
+import { getOutputSink } from './output';
+import type { DisplayHandle } from '../common/display';
+import { TEXT_PLAIN } from '../common/mime';
 
 export type AnyModel = tf.LayersModel | tf.GraphModel;
 
@@ -530,10 +533,57 @@ async function sha256File(file: string): Promise<string> {
  * Weight files are saved under safe local names (the manifest is rewritten to match), and model.json
  * is written last, so a folder with model.json holds a complete download.
  */
+/**
+ * Progress shown in the cell while a download runs, when the caller passed no onProgress: one
+ * text output, replaced at most 4 times a second, ending with the total.
+ */
+function progressDisplay(url: string): { onProgress: (p: LoadProgress) => void; done(): void } {
+  let handle: DisplayHandle | undefined;
+  let last = 0;
+  let shown = '';
+  const bytes = new Map<string, { loaded: number; total?: number }>();
+  const text = () => {
+    let loaded = 0;
+    let total = 0;
+    let known = true;
+    for (const b of bytes.values()) {
+      loaded += b.loaded;
+      if (b.total === undefined) known = false;
+      else total += b.total;
+    }
+    const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+    return `Downloading ${url}: ${bytes.size} file${bytes.size === 1 ? '' : 's'}, ${mb(loaded)} MB${known && total ? ` of ${mb(total)} MB (${Math.floor((100 * loaded) / total)}%)` : ''}`;
+  };
+  return {
+    onProgress(p) {
+      bytes.set(p.file, { loaded: p.loaded, total: p.total });
+      const now = Date.now();
+      if (now - last < 250) return;
+      last = now;
+      shown = text();
+      if (handle) handle.update({ [TEXT_PLAIN]: shown });
+      else handle = getOutputSink().display({ [TEXT_PLAIN]: shown });
+    },
+    done() {
+      if (!handle && !bytes.size) return;
+      const final = `${text().replace(/^Downloading/, 'Downloaded')} — cached`;
+      if (final === shown) return;
+      if (handle) handle.update({ [TEXT_PLAIN]: final });
+      else getOutputSink().display({ [TEXT_PLAIN]: final });
+    },
+  };
+}
+
 export async function downloadModel(
   url: string,
   opts: LoadOptions & { known?: ZooEntry['files'] } = {},
 ): Promise<string> {
+  if (!opts.onProgress) {
+    const shown = progressDisplay(url);
+    const file = await downloadModel(url, { ...opts, onProgress: shown.onProgress });
+    shown.done();
+    return file;
+  }
   const jsonUrl = modelJsonUrl(url);
   const dir = cacheFolderFor(jsonUrl, opts.cacheDir);
   const local = path.join(dir, 'model.json');

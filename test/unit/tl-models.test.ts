@@ -5,6 +5,8 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
+import { RecordingSink } from './tl-helpers';
+import { setOutputSink } from '../../src/tl/output';
 import {
   load,
   bundledNames,
@@ -323,8 +325,13 @@ test('http(s) URLs download into the cache with progress, then load from it offl
   const again = await load(url, { cacheDir: cache });
   assert.equal(served.hits.length, hitsBefore, 'second load came from the cache');
   again.dispose();
+  // Without an onProgress callback, the progress shows as a cell output that ends with the total.
+  const sink = new RecordingSink();
+  setOutputSink(sink);
   const forced = await load(url, { cacheDir: cache, force: true });
   assert.equal(served.hits.length, hitsBefore + 2, 'force downloads model.json and the shard again');
+  const shown = sink.bundles('text/plain') as string[];
+  assert.match(shown.at(-1)!, /^Downloaded http:\/\/127\.0\.0\.1:\d+\/good\/model\.json: 2 files, [\d.]+ MB of [\d.]+ MB \(100%\) — cached$/);
   forced.dispose();
 
   const redirected = await load(`${served.base}/moved`, { cacheDir: cache });
@@ -338,6 +345,7 @@ test('http(s) URLs download into the cache with progress, then load from it offl
   hub.dispose();
 
   x.dispose();
+  setOutputSink({ display: () => ({ update() {}, post() {} }) });
   m.dispose();
   model.dispose();
 });
