@@ -196,6 +196,8 @@ async function main() {
       classes: DIGITS.map(String),
       inputSize: [28, 28],
       preprocessing: { scale: 1 / 255, offset: 0, channels: 1 },
+      // The convolutional features transfer to new digits; the dense layers are specific to 0-4.
+      featureLayer: 'flatten',
     },
     {
       extra: {

@@ -1,11 +1,13 @@
 // UI tests: the packaged extension (.vsix) installed into a fresh code-server, driven through the
 // workbench in headless Debian Chromium. Each test/ui/*.ui.mjs exports { name, workspaceFiles, run }.
+// A workspaceFiles entry is a repository path, copied to the workspace's top level under its own
+// name, or { from, to }: copied (recursively) to the path `to` inside the workspace.
 //
 //   node scripts/run-ui-tests.mjs [--vsix <file>] [--keep] [--grep <text>]
 //
 // Screenshots and logs go to test-results/ (ui-<test>.png, ui/…). Exit code 0 only if all passed.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,17 +64,30 @@ function packageExtension() {
   return out;
 }
 
+function makeTestWorkspace(entries) {
+  const plain = entries.filter((e) => typeof e === 'string');
+  const workspace = makeWorkspace(plain.map((f) => path.join(repoRoot, f)), 'tl-ui-ws-');
+  for (const e of entries.filter((e) => typeof e !== 'string')) {
+    const to = path.resolve(workspace, e.to ?? e.from);
+    if (!to.startsWith(workspace + path.sep)) throw new Error(`workspace entry ${JSON.stringify(e)} points outside the workspace`);
+    cpSync(path.join(repoRoot, e.from), to, { recursive: true });
+  }
+  return workspace;
+}
+
 async function runOne(test, vsix) {
   const t0 = Date.now();
   const slug = path.basename(test.file, '.ui.mjs');
   const logFile = path.join(logDir, `${slug}.log`);
   writeFileSync(logFile, '');
+  // A failure screenshot from an earlier run would read as this run's.
+  rmSync(path.join(resultsDir, `ui-${slug}-failed.png`), { force: true });
   const log = (msg) => {
     const line = `[${seconds(t0).padStart(5)} s] ${msg}`;
     console.log(`  ${line}`);
     appendFileSync(logFile, line + '\n');
   };
-  const workspace = makeWorkspace(test.workspaceFiles.map((f) => path.join(repoRoot, f)), 'tl-ui-ws-');
+  const workspace = makeTestWorkspace(test.workspaceFiles);
   const userDataDir = makeUserDataDir();
   let cs;
   let browser;

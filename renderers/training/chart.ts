@@ -62,7 +62,9 @@ export class MetricPanel {
         elements: { line: { tension: 0 } },
         scales: {
           x: { type: 'linear', min: 0, title: { display: true, text: 'epoch' }, ticks: { precision: 0 } },
-          y: { type: 'linear', grace: '5%', title: { display: true, text: metric === 'acc' ? 'accuracy' : 'loss' } },
+          // Loss is never negative and accuracy lies in [0, 1]: fixed bounds keep the grace margin from
+          // drawing axes past what the metric can take.
+          y: { type: 'linear', grace: '5%', min: 0, ...(metric === 'acc' ? { max: 1 } : {}), title: { display: true, text: metric === 'acc' ? 'accuracy' : 'loss' } },
         },
         plugins: {
           legend: {

@@ -60,6 +60,8 @@ function metaFor(model: AnyModel, dir: string, meta?: Partial<ModelMeta>): Model
   }
   if (inputSize) merged.inputSize = [inputSize[0], inputSize[1]];
   if (preprocessing) merged.preprocessing = { ...preprocessing };
+  const featureLayer = meta?.featureLayer ?? known?.featureLayer;
+  if (featureLayer && isLayersModel(model) && model.layers.some((l) => l.name === featureLayer)) merged.featureLayer = featureLayer;
   return merged;
 }
 

@@ -25,6 +25,8 @@ export interface ModelMeta {
   preprocessing?: Preprocessing;
   /** 'layers' models train; 'graph' models are frozen feature extractors only. */
   format: 'layers' | 'graph';
+  /** The layer whose output makes the best features for a new head (withHead's default cut). */
+  featureLayer?: string;
 }
 
 const metas = new WeakMap<object, ModelMeta>();

@@ -311,6 +311,10 @@ function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
     }
     out.classes = [...(r.classes as string[])];
   }
+  if (r.featureLayer !== undefined) {
+    if (typeof r.featureLayer !== 'string') throw new Error(`${where}: "featureLayer" must be a layer name.`);
+    out.featureLayer = r.featureLayer;
+  }
   if (r.inputSize !== undefined) {
     const s = r.inputSize;
     if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && (v as number) > 0)) {
@@ -385,8 +389,13 @@ async function loadFromFile(
     ...(saved.classes ?? base.classes ? { classes: saved.classes ?? base.classes } : {}),
     ...(inputSize ? { inputSize } : {}),
     ...(preprocessing ? { preprocessing } : {}),
+    ...(saved.featureLayer ? { featureLayer: saved.featureLayer } : {}),
   };
   setMeta(model, meta);
+  if (saved.featureLayer && model instanceof tf.LayersModel) {
+    if (!model.layers.some((l) => l.name === saved.featureLayer)) throw new Error(`${modelJsonPath}: metadata names feature layer "${saved.featureLayer}", which the model does not have.`);
+    setFeatureLayerHint(model, saved.featureLayer);
+  }
   return model;
 }
 

@@ -36,7 +36,7 @@ for (const name of all.filter((f) => !online.has(f))) {
     assert.equal(r.status, 0, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     assert.deepEqual(validateNotebook(r.nb), []);
     if (name === 'quickstart.ipynb') {
-      const acc = /transfer \(pretrained on 0–4, new head\): ([\d.]+)%\n\s+from scratch \(same network\):\s+([\d.]+)%/.exec(r.stdout);
+      const acc = /transfer \(pretrained on 0-4, new head\): ([\d.]+)%\n\s+from scratch \(same network\):\s+([\d.]+)%/.exec(r.stdout);
       assert.ok(acc, r.stdout.slice(-2000));
       console.log(`quickstart: transfer ${acc[1]}% vs scratch ${acc[2]}%`);
       assert.ok(Number(acc[1]) > Number(acc[2]), 'transfer beats training from scratch');

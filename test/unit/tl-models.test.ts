@@ -47,8 +47,12 @@ test("load('digits') gives the bundled CNN with its metadata, >97% on held-out d
     classes: ['0', '1', '2', '3', '4'],
     inputSize: [28, 28],
     preprocessing: { scale: 1 / 255, offset: 0, channels: 1 },
+    featureLayer: 'flatten',
   });
   assert.ok(model.layers.some((l) => l.getClassName() === 'BatchNormalization'));
+  // A new head goes on the convolutional features by default, not on the 0-4-specific dense layer.
+  const headed = withHead(model, { classes: 3 });
+  assert.equal(headed.layers.find((l) => l.name.startsWith('head_'))?.inboundNodes[0].inboundLayers[0].name, 'flatten');
   const dir = path.join(bundledModelsDir()!, 'digits');
   assert.equal(dir, path.resolve(__dirname, '../../../media/models/digits'), 'found by walking up from out/src/tl');
   const bytes = fs.readdirSync(dir).reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
