@@ -35,17 +35,24 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
     tfjsNodeGpuPaths: [process.cwd()],
   });
   try {
-    let out = '';
+    let found: ImagePrediction[] | undefined;
+    // The predictions come back as a JSON output, so whatever else the model code prints cannot corrupt them.
     const code = [
       `const __model = await tl.load(${JSON.stringify(modelDir)});`,
       `const __images = ${JSON.stringify(images)};`,
       `const __preds = await tl.predict(__model, __images, { topK: ${Math.max(1, Math.floor(opts.topK))} });`,
       `__model.dispose();`,
-      `process.stdout.write(JSON.stringify(__preds.map((top, i) => ({ image: __images[i], top }))));`,
+      `display({ 'application/json': __preds.map((top, i) => ({ image: __images[i], top })) });`,
     ].join('\n');
-    const result = await client.execute(code, 'javascript', 'predict', { onStream: (name, text) => (name === 'stdout' ? (out += text) : process.stderr.write(text)) });
+    const result = await client.execute(code, 'javascript', 'predict', {
+      onStream: (_name, text) => process.stderr.write(text),
+      onDisplay: (_id, bundle) => {
+        if (bundle['application/json']) found = bundle['application/json'] as ImagePrediction[];
+      },
+    });
     if (result.status !== 'ok') throw new Error(`${result.error.ename}: ${result.error.evalue}`);
-    return JSON.parse(out) as ImagePrediction[];
+    if (!found) throw new Error('the kernel returned no predictions');
+    return found;
   } finally {
     await client.shutdown();
   }

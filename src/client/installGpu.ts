@@ -35,7 +35,9 @@ export function explainInstallFailure(code: number | null, output: string): stri
 export function installGpuBackend(opts: InstallOptions): Promise<InstallResult> {
   mkdirSync(opts.prefix, { recursive: true });
   const npm = opts.npm ?? (process.platform === 'win32' ? 'npm.cmd' : 'npm');
-  const args = ['install', '--prefix', opts.prefix, '--no-audit', '--no-fund', '--no-save', '--foreground-scripts', GPU_PACKAGE];
+  const plain = ['install', '--prefix', opts.prefix, '--no-audit', '--no-fund', '--no-save', '--foreground-scripts', GPU_PACKAGE];
+  // On Windows npm is a .cmd run through the shell, which joins arguments with spaces unquoted.
+  const args = process.platform === 'win32' ? plain.map((a) => (/[\s"]/.test(a) ? `"${a.replace(/"/g, '""')}"` : a)) : plain;
   return new Promise((resolve) => {
     let output = '';
     let child;

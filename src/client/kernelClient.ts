@@ -41,6 +41,7 @@ export class KernelClient extends EventEmitter {
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Set when we killed it on purpose, to word the error. */
   private killReason: string | undefined;
+  private fitState = { activeFits: 0, slowestBatchMs: 0 };
   device: DeviceReport | undefined;
 
   constructor(private readonly options: KernelClientOptions) {
@@ -88,18 +89,27 @@ export class KernelClient extends EventEmitter {
         }
         this.dispatch(m);
       });
-      proc.on('error', (e) => {
-        reject(new Error(`Could not start the kernel process (${this.options.nodePath || process.execPath}): ${e.message}`));
-      });
-      proc.on('exit', (code, signal) => {
-        this.exitInfo = { code, signal };
-        const why = this.describeExit();
-        reject(new Error(`The kernel process exited during start-up: ${why}`));
+      const ended = (why: string) => {
         for (const [id, r] of this.running) {
           r.resolve({ status: 'died', error: { ename: 'KernelDied', evalue: why, traceback: [why] } });
           this.running.delete(id);
         }
         this.emit('exit', why);
+      };
+      proc.on('error', (e) => {
+        const why = `Could not start the kernel process (${this.options.nodePath || process.execPath}, in ${this.options.notebookDir}): ${e.message}`;
+        reject(new Error(why));
+        // A process that never started sends no 'exit': end it here so the next run starts afresh.
+        if (proc.pid === undefined && !this.exitInfo) {
+          this.exitInfo = { code: null, signal: null };
+          ended(why);
+        }
+      });
+      proc.on('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        const why = this.describeExit();
+        reject(new Error(`The kernel process exited during start-up: ${why}`));
+        ended(why);
       });
       this.sendRaw({ type: 'init', options: this.plainOptions() });
     });
@@ -127,6 +137,10 @@ export class KernelClient extends EventEmitter {
   private dispatch(m: KernelMessage): void {
     if (m.type === 'interrupting') {
       this.emit('interrupting', m.activeFits);
+      return;
+    }
+    if (m.type === 'fit-state') {
+      this.fitState = { activeFits: m.activeFits, slowestBatchMs: m.slowestBatchMs };
       return;
     }
     if (m.type === 'ready' || m.type === 'fatal') return;
@@ -183,17 +197,25 @@ export class KernelClient extends EventEmitter {
    */
   interrupt(timeoutMs: number): Promise<'interrupted' | 'killed' | 'idle'> {
     if (!this.alive || this.running.size === 0) return Promise.resolve('idle');
+    // During a fit the interrupt is read between batches: wait for a slow batch to end first.
+    const { activeFits, slowestBatchMs } = this.fitState;
+    const wait = activeFits > 0 ? Math.max(timeoutMs, 2 * slowestBatchMs + 2000) : timeoutMs;
     return new Promise((resolve) => {
-      const onAck = () => {
+      const settle = (outcome: 'interrupted' | 'killed') => {
         clearTimeout(timer);
-        resolve('interrupted');
-      };
-      const timer = setTimeout(() => {
         this.off('interrupting', onAck);
-        this.kill(`the cell was stuck in synchronous code and did not respond to the interrupt within ${(timeoutMs / 1000).toFixed(1)} s`);
-        resolve('killed');
-      }, timeoutMs);
+        this.off('exit', onExit);
+        resolve(outcome);
+      };
+      const onAck = () => settle('interrupted');
+      // It ended by itself (crash, or the cell finished and it was shut down): nothing was killed.
+      const onExit = () => settle('interrupted');
+      const timer = setTimeout(() => {
+        this.kill(`the cell did not respond to the interrupt within ${(wait / 1000).toFixed(1)} s — it was stuck in synchronous code`);
+        settle('killed');
+      }, wait);
       this.once('interrupting', onAck);
+      this.once('exit', onExit);
       this.sendRaw({ type: 'interrupt' });
     });
   }
@@ -211,7 +233,8 @@ export class KernelClient extends EventEmitter {
     this.killReason = 'shut down';
     this.sendRaw({ type: 'shutdown' });
     const timer = setTimeout(() => this.proc?.kill('SIGKILL'), 2000);
-    await exited;
+    // Never hang the caller: a process that cannot even be killed is given up on.
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     clearTimeout(timer);
   }
 }

@@ -1,5 +1,5 @@
 /** "Show Device and Backends" (a doctor report) and "Install GPU Backend". */
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { diagnose, formatDoctor } from '../client/doctor';
@@ -10,12 +10,21 @@ import { kernelOptions } from '../kernel/config';
 import type { TransferLabController } from '../kernel/controller';
 
 async function probeDevice(context: vscode.ExtensionContext, nb: vscode.NotebookDocument | undefined): Promise<DeviceReport> {
-  // No kernel yet: a short-lived one probes the backends the same way a notebook's would.
-  const target = nb ?? ({ uri: vscode.Uri.file(path.join(os.tmpdir(), 'transfer-lab-probe.ipynb')), metadata: {} } as unknown as vscode.NotebookDocument);
+  // No kernel yet: a short-lived one probes the backends the same way a notebook's would. Without a
+  // notebook it runs in the extension's own storage (never a shared folder such as the temp dir,
+  // where a planted node_modules would be loaded).
+  const home = context.globalStorageUri.fsPath;
+  mkdirSync(home, { recursive: true });
+  const target = nb ?? ({ uri: vscode.Uri.file(path.join(home, 'probe.ipynb')), metadata: {} } as unknown as vscode.NotebookDocument);
   const probe = new KernelClient(kernelOptions(context, target));
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await probe.start();
+    return await Promise.race([
+      probe.start(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the kernel did not report a backend within 60 s')), 60_000))),
+    ]);
   } finally {
+    clearTimeout(timer);
     void probe.shutdown();
   }
 }
@@ -25,7 +34,10 @@ export async function showDoctor(context: vscode.ExtensionContext, controller: T
   const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Transfer Lab: checking backends and GPU libraries…' }, async () => {
     let device = nb && controller.session(nb)?.device;
     let probeError: string | undefined;
-    if (!device) {
+    if (!device && !vscode.workspace.isTrusted) {
+      // Probing loads native packages from the workspace: not in a workspace that is not trusted.
+      probeError = 'not started: this workspace is not trusted, and probing loads packages from it. The GPU libraries below were checked all the same.';
+    } else if (!device) {
       try {
         device = await probeDevice(context, nb);
       } catch (e) {

@@ -105,6 +105,8 @@ export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<
   const plan: FineTunePlan = { model, dataDir: data.dir, strategy, epochs, learningRate, batchSize, classes: data.classes };
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(data.dir));
   const uri = await uniqueUri(folder, notebookFileName(plan));
+  // Each notebook exports to a folder named after it, so a second run does not overwrite the first.
+  plan.exportDir = path.join(path.dirname(uri.fsPath), 'export', path.basename(uri.fsPath, '.ipynb'));
   const nb = generateNotebook(plan, path.dirname(uri.fsPath));
   await vscode.workspace.fs.writeFile(uri, Buffer.from(JSON.stringify(nb, null, 1) + '\n'));
 

@@ -6,9 +6,10 @@ import { fineTuneWizard } from './fineTune';
 import { newNotebookFromTemplate } from './templates';
 
 function targetNotebook(arg: unknown): vscode.NotebookDocument | undefined {
-  // Toolbar commands pass `{ notebookEditor }`; the palette passes nothing.
-  const editor = (arg as { notebookEditor?: vscode.NotebookEditor } | undefined)?.notebookEditor;
-  return editor?.notebook ?? vscode.window.activeNotebookEditor?.notebook;
+  // Toolbar commands pass `{ notebookEditor }`, the status bar `{ notebookUri }`; the palette nothing.
+  const a = arg as { notebookEditor?: vscode.NotebookEditor; notebookUri?: string } | undefined;
+  if (a?.notebookUri) return vscode.workspace.notebookDocuments.find((d) => d.uri.toString() === a.notebookUri);
+  return a?.notebookEditor?.notebook ?? vscode.window.activeNotebookEditor?.notebook;
 }
 
 export function registerCommands(context: vscode.ExtensionContext, controller: TransferLabController, log: vscode.LogOutputChannel): vscode.Disposable[] {

@@ -17,11 +17,24 @@ const TEMPLATES: Template[] = [
   { label: 'Empty', detail: 'One JavaScript cell with tf and tl in scope.', file: '' },
 ];
 
-function toNotebookData(ipynb: { cells: { cell_type: string; source: string | string[]; metadata?: { vscode?: { languageId?: string } } }[]; metadata?: Record<string, unknown> }): vscode.NotebookData {
+/**
+ * An untitled notebook runs in the workspace folder, not in samples/: the samples' relative data
+ * paths ('data/…') are pointed at the copy that ships with the extension.
+ */
+function pointAtSampleData(code: string, samplesDir: string): string {
+  const dir = samplesDir.split('\\').join('/');
+  return code.replace(/(['"`])data\//g, (_m, q: string) => `${q}${dir}/data/`);
+}
+
+function toNotebookData(
+  ipynb: { cells: { cell_type: string; source: string | string[]; metadata?: { vscode?: { languageId?: string } } }[]; metadata?: Record<string, unknown> },
+  samplesDir?: string,
+): vscode.NotebookData {
   const lang = ((ipynb.metadata?.language_info as { name?: string } | undefined)?.name ?? 'javascript') as string;
   const cells = ipynb.cells.map((c) => {
-    const text = Array.isArray(c.source) ? c.source.join('') : c.source;
+    const source = Array.isArray(c.source) ? c.source.join('') : c.source;
     const kind = c.cell_type === 'markdown' ? vscode.NotebookCellKind.Markup : vscode.NotebookCellKind.Code;
+    const text = kind === vscode.NotebookCellKind.Code && samplesDir ? pointAtSampleData(source, samplesDir) : source;
     return new vscode.NotebookCellData(kind, text, kind === vscode.NotebookCellKind.Markup ? 'markdown' : c.metadata?.vscode?.languageId ?? lang);
   });
   const data = new vscode.NotebookData(cells);
@@ -33,7 +46,7 @@ export async function newNotebookFromTemplate(context: vscode.ExtensionContext):
   const picked = await vscode.window.showQuickPick(TEMPLATES, { title: 'New transfer-learning notebook', placeHolder: 'Start from a template' });
   if (!picked) return;
   const data = picked.file
-    ? toNotebookData(JSON.parse(readFileSync(context.asAbsolutePath(`samples/${picked.file}`), 'utf8')))
+    ? toNotebookData(JSON.parse(readFileSync(context.asAbsolutePath(`samples/${picked.file}`), 'utf8')), context.asAbsolutePath('samples'))
     : toNotebookData({ cells: [{ cell_type: 'code', source: "const model = await tl.load('digits');\nmodel" }], metadata: { language_info: { name: 'javascript' } } });
   const doc = await vscode.workspace.openNotebookDocument(NOTEBOOK_TYPE, data);
   const editor = await vscode.window.showNotebookDocument(doc);

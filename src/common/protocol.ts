@@ -43,6 +43,8 @@ export interface CellError {
 export type KernelMessage =
   | { type: 'ready'; pid: number; device: DeviceReport }
   | { type: 'interrupting'; activeFits: number }
+  /** A fit started or ended, or a batch took longer than any before: interrupts wait that long. */
+  | { type: 'fit-state'; activeFits: number; slowestBatchMs: number }
   | { type: 'stream'; id: string; name: StreamName; text: string }
   | { type: 'display'; id: string; displayId: string; bundle: MimeBundle }
   | { type: 'update'; id: string; displayId: string; bundle: MimeBundle }

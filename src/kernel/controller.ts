@@ -30,11 +30,17 @@ export class TransferLabController implements vscode.Disposable {
       this.controller,
       this.deviceEmitter,
       this.training,
-      vscode.workspace.onDidCloseNotebookDocument((nb) => {
-        this.sessions.get(nb)?.dispose();
-        this.sessions.delete(nb);
+      vscode.workspace.onDidCloseNotebookDocument((nb) => this.endSession(nb)),
+      // Another kernel was picked for the notebook: its process is no longer needed.
+      this.controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
+        if (!selected) this.endSession(notebook);
       }),
     );
+  }
+
+  private endSession(notebook: vscode.NotebookDocument): void {
+    this.sessions.get(notebook)?.dispose();
+    this.sessions.delete(notebook);
   }
 
   session(notebook: vscode.NotebookDocument): KernelSession | undefined {

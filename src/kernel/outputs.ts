@@ -70,13 +70,17 @@ export class CellOutputs {
     this.pendingUpdates.set(displayId, bundle);
     if (this.updating) return;
     this.updating = (async () => {
-      await this.chain;
-      while (this.pendingUpdates.size) {
-        const [id, b] = this.pendingUpdates.entries().next().value as [string, Record<string, unknown>];
-        this.pendingUpdates.delete(id);
-        await this.execution.replaceOutputItems(bundleToItems(b), this.displays.get(id)!);
+      try {
+        while (this.pendingUpdates.size) {
+          // Everything queued before (the display's own append included) lands first.
+          await this.chain;
+          const [id, b] = this.pendingUpdates.entries().next().value as [string, Record<string, unknown>];
+          this.pendingUpdates.delete(id);
+          await this.execution.replaceOutputItems(bundleToItems(b), this.displays.get(id)!);
+        }
+      } finally {
+        this.updating = undefined;
       }
-      this.updating = undefined;
     })();
   }
 
@@ -85,9 +89,9 @@ export class CellOutputs {
     this.enqueue(() => this.execution.appendOutput(new vscode.NotebookCellOutput([errorItem(err)])));
   }
 
-  /** Waits for every queued edit, so the execution can end. */
+  /** Waits for every queued edit, so the execution can end. Failed edits are not fatal here. */
   async settle(): Promise<void> {
-    await this.chain;
-    while (this.updating) await this.updating;
+    await Promise.resolve(this.chain).catch(() => undefined);
+    while (this.updating) await this.updating.catch(() => undefined);
   }
 }

@@ -12,6 +12,8 @@ interface Queued {
   cell: vscode.NotebookCell;
   execution: vscode.NotebookCellExecution;
   cancelled: boolean;
+  /** Ended by an interrupt or a restart: its failure must not cancel cells queued after that. */
+  stopped?: boolean;
 }
 
 export interface SessionDeps {
@@ -23,7 +25,11 @@ export interface SessionDeps {
   log: vscode.LogOutputChannel;
   onDevice(report: DeviceReport): void;
   /** Every display bundle and renderer message of a running cell, for progress in the status bar. */
-  training: { onBundle(bundle: Record<string, unknown>): void; onMessage(message: unknown): void; clear(): void };
+  training: {
+    onBundle(notebook: vscode.NotebookDocument, bundle: Record<string, unknown>): void;
+    onMessage(notebook: vscode.NotebookDocument, message: unknown): void;
+    clear(notebook: vscode.NotebookDocument): void;
+  };
 }
 
 export class KernelSession implements vscode.Disposable {
@@ -66,7 +72,8 @@ export class KernelSession implements vscode.Disposable {
         this.current = item;
         const ok = await this.run(item);
         this.current = undefined;
-        if (!ok) this.cancelQueued();
+        // A failing cell cancels the queue, as in Jupyter; a stopped one already did when it was stopped.
+        if (!ok && !item.stopped) this.cancelQueued();
       }
     } finally {
       this.draining = false;
@@ -97,34 +104,46 @@ export class KernelSession implements vscode.Disposable {
 
   private async run(item: Queued): Promise<boolean> {
     const { cell, execution } = item;
-    const client = this.ensureClient();
-    execution.executionOrder = ++this.executionOrder;
-    execution.start(Date.now());
-    await execution.clearOutput();
-    const outputs = new CellOutputs(execution);
-    const language = (cell.document.languageId === 'typescript' ? 'typescript' : 'javascript') as KernelLanguage;
-    const result = await client.execute(cell.document.getText(), language, `Cell ${cell.index + 1}`, {
-      onStream: (name, text) => outputs.stream(name, text),
-      onDisplay: (id, bundle) => {
-        outputs.display(id, bundle);
-        this.deps.training.onBundle(bundle);
-      },
-      onUpdate: (id, bundle) => {
-        outputs.update(id, bundle);
-        this.deps.training.onBundle(bundle);
-      },
-      // Increments go straight to the renderer, never awaited: the output already holds the full state.
-      onPost: (_id, message) => {
-        void this.deps.rendererMessaging.postMessage(message);
-        this.deps.training.onMessage(message);
-      },
-      onResult: (bundle) => outputs.display(undefined, bundle),
-    });
-    if (result.status !== 'ok') outputs.error(result.error);
-    this.deps.training.clear();
-    await outputs.settle();
-    execution.end(result.status === 'ok', Date.now());
-    return result.status === 'ok';
+    let ok = false;
+    try {
+      const client = this.ensureClient();
+      execution.executionOrder = ++this.executionOrder;
+      execution.start(Date.now());
+      await execution.clearOutput();
+      const outputs = new CellOutputs(execution);
+      const language = (cell.document.languageId === 'typescript' ? 'typescript' : 'javascript') as KernelLanguage;
+      const result = await client.execute(cell.document.getText(), language, `Cell ${cell.index + 1}`, {
+        onStream: (name, text) => outputs.stream(name, text),
+        onDisplay: (id, bundle) => {
+          outputs.display(id, bundle);
+          this.deps.training.onBundle(this.notebook, bundle);
+        },
+        onUpdate: (id, bundle) => {
+          outputs.update(id, bundle);
+          this.deps.training.onBundle(this.notebook, bundle);
+        },
+        // Increments go straight to the renderer, never awaited: the output already holds the full state.
+        onPost: (_id, message) => {
+          void this.deps.rendererMessaging.postMessage(message);
+          this.deps.training.onMessage(this.notebook, message);
+        },
+        onResult: (bundle) => outputs.display(undefined, bundle),
+      });
+      if (result.status !== 'ok') outputs.error(result.error);
+      await outputs.settle();
+      ok = result.status === 'ok';
+    } catch (e) {
+      // An edit failed (the notebook closed, say): the cell still ends, and the queue moves on.
+      this.deps.log.error(`Cell ${cell.index + 1}: ${(e as Error).message}`);
+    } finally {
+      this.deps.training.clear(this.notebook);
+      try {
+        execution.end(ok, Date.now());
+      } catch {
+        // already ended (its document went away)
+      }
+    }
+    return ok;
   }
 
   private cancelOne(item: Queued): void {
@@ -152,6 +171,7 @@ export class KernelSession implements vscode.Disposable {
   async interrupt(): Promise<void> {
     this.cancelQueued();
     if (!this.current || !this.client) return;
+    this.current.stopped = true;
     const outcome = await this.client.interrupt(this.deps.interruptTimeoutMs());
     if (outcome === 'killed') {
       void vscode.window.showWarningMessage('Transfer Lab: the cell was stuck in synchronous code, so the kernel process was stopped. Its variables were lost; the next run starts a fresh kernel.');
@@ -160,6 +180,7 @@ export class KernelSession implements vscode.Disposable {
 
   async restart(): Promise<void> {
     this.cancelQueued();
+    if (this.current) this.current.stopped = true;
     const client = this.client;
     this.client = undefined;
     this.executionOrder = 0;

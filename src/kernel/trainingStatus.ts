@@ -7,6 +7,7 @@ import { MIME } from '../common/mime';
 import type { TrainingMessage, TrainingRun } from '../common/shapes';
 
 interface RunProgress {
+  notebook: vscode.NotebookDocument;
   run: Pick<TrainingRun, 'runId' | 'epochs' | 'batchesPerEpoch' | 'title' | 'phase'>;
   epoch: number;
   batch: number;
@@ -29,11 +30,10 @@ export class TrainingStatus implements vscode.Disposable {
 
   constructor() {
     this.item.name = 'Transfer Lab training';
-    this.item.command = { command: 'transferLab.interruptKernel', title: 'Stop training' };
   }
 
   /** A training output was shown or replaced. */
-  onBundle(bundle: Record<string, unknown>): void {
+  onBundle(notebook: vscode.NotebookDocument, bundle: Record<string, unknown>): void {
     const run = bundle[MIME.training] as TrainingRun | undefined;
     if (!run || run.kind !== 'training') return;
     if (run.status !== 'running') {
@@ -42,7 +42,7 @@ export class TrainingStatus implements vscode.Disposable {
       return;
     }
     const last = run.history.at(-1);
-    const p = this.runs.get(run.runId) ?? { run, epoch: (last?.epoch ?? 0) + 1, batch: 0 };
+    const p = this.runs.get(run.runId) ?? { notebook, run, epoch: (last?.epoch ?? 0) + 1, batch: 0 };
     p.run = run;
     p.etaSeconds = run.etaSeconds ?? p.etaSeconds;
     this.runs.set(run.runId, p);
@@ -50,7 +50,7 @@ export class TrainingStatus implements vscode.Disposable {
     this.render(p);
   }
 
-  onMessage(message: unknown): void {
+  onMessage(_notebook: vscode.NotebookDocument, message: unknown): void {
     const m = message as TrainingMessage;
     if (!m || typeof m !== 'object' || !('runId' in m)) return;
     const p = this.runs.get(m.runId);
@@ -72,10 +72,16 @@ export class TrainingStatus implements vscode.Disposable {
     this.render(p);
   }
 
-  /** The cell ended: whatever it trained is over. */
-  clear(): void {
-    this.runs.clear();
-    this.hide();
+  /** A cell of `notebook` ended: whatever it trained is over. Other notebooks keep theirs. */
+  clear(notebook: vscode.NotebookDocument): void {
+    for (const [id, p] of this.runs) if (p.notebook === notebook) this.runs.delete(id);
+    const current = this.current && this.runs.get(this.current);
+    if (current) this.render(current);
+    else {
+      const other = [...this.runs.values()].at(-1);
+      if (other) this.render(other);
+      else this.hide();
+    }
   }
 
   private render(p: RunProgress): void {
@@ -85,7 +91,10 @@ export class TrainingStatus implements vscode.Disposable {
     const eta = formatEta(p.etaSeconds);
     const what = p.run.phase ? `${p.run.phase} ` : '';
     this.item.text = `$(loading~spin) Training ${what}epoch ${epoch}/${epochs} · ${Math.round(done * 100)}%${eta ? ` · ETA ${eta}` : ''}`;
-    this.item.tooltip = `${p.run.title ?? 'Training'} — click to stop after the current batch (the model keeps its weights)`;
+    this.item.tooltip = `${p.run.title ?? 'Training'} in ${p.notebook.uri.path.split('/').pop()} — click to stop after the current batch (the model keeps its weights)`;
+    // Stops the notebook that trains, not whichever editor is active.
+    this.item.command = { command: 'transferLab.interruptKernel', title: 'Stop training', arguments: [{ notebookUri: p.notebook.uri.toString() }] };
+    this.current = p.run.runId;
     this.item.show();
   }
 

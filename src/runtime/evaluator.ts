@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import type { CellError } from '../common/protocol';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { AWAIT_FN, CellSyntaxError, type ColumnShift, IMPORT_FN, originalColumn, transformCell } from './transform';
-import { InterruptedError } from '../tl/output';
+import { InterruptedError, isInterruptRequested } from '../tl/output';
 import type { KernelLanguage } from '../common/mime';
 
 export class CellRequire {
@@ -72,16 +72,10 @@ export interface CellOutcome {
 
 // --- interrupting a cell's own flow at its awaits
 
-const interruptedRuns = new Set<number>();
-
-export function markRunInterrupted(run: number): void {
-  interruptedRuns.add(run);
-}
-
 /** Called by the rewritten cell around each top-level await. */
-async function resumeAfterAwait<T>(value: T, run: number): Promise<Awaited<T>> {
+async function resumeAfterAwait<T>(value: T): Promise<Awaited<T>> {
   const v = await value;
-  if (interruptedRuns.has(run)) throw new InterruptedError();
+  if (isInterruptRequested()) throw new InterruptedError();
   return v;
 }
 
@@ -99,8 +93,8 @@ export interface CellPositions {
   shifts: ColumnShift[];
 }
 
-export function runCell(code: string, language: KernelLanguage, cellName: string, run?: number): { promise: Promise<unknown>; positions: CellPositions } {
-  const { code: script, lineCount, shifts } = transformCell(code, language, run);
+export function runCell(code: string, language: KernelLanguage, cellName: string): { promise: Promise<unknown>; positions: CellPositions } {
+  const { code: script, lineCount, shifts } = transformCell(code, language, true);
   const compiled = new vm.Script(script, { filename: cellName });
   const promise = compiled.runInThisContext({ displayErrors: false }) as Promise<{ value: unknown }>;
   return { promise: promise.then((r) => r.value), positions: { lineCount, shifts } };

@@ -9,6 +9,14 @@ import { InterruptedError, isInterruptRequested } from '../tl/output';
 
 let active = 0;
 const idleWaiters: (() => void)[] = [];
+/** Longest recent batch, so the host can wait that long for an interrupt before killing. */
+let slowestBatchMs = 0;
+let stateListener: ((active: number, batchMs: number) => void) | undefined;
+
+/** Reports fits starting and ending, and batches that take longer than any before. */
+export function onFitState(cb: (active: number, batchMs: number) => void): void {
+  stateListener = cb;
+}
 
 export function activeFits(): number {
   return active;
@@ -23,8 +31,17 @@ type AnyCallbacks = unknown;
 
 function withInterruptCallback(model: tf.LayersModel, callbacks: AnyCallbacks): tf.CustomCallback[] | unknown[] {
   let last = Date.now();
+  let batchStart = Date.now();
   const ours = new tf.CustomCallback({
+    onBatchBegin: async () => {
+      batchStart = Date.now();
+    },
     onBatchEnd: async () => {
+      const took = Date.now() - batchStart;
+      if (took > slowestBatchMs * 1.2 + 50) {
+        slowestBatchMs = took;
+        stateListener?.(active, slowestBatchMs);
+      }
       if (Date.now() - last > 50) {
         await new Promise((r) => setImmediate(r));
         last = Date.now();
@@ -54,13 +71,18 @@ export function installFitPatch(): void {
       args[argIndex] = opts;
       if (isInterruptRequested()) throw new InterruptedError();
       active++;
+      stateListener?.(active, slowestBatchMs);
       try {
         const history = await original.apply(this, args);
         if (isInterruptRequested()) throw new InterruptedError('Interrupted by the user: training stopped after the current batch; the model keeps the weights it had learned.');
         return history;
       } finally {
         active--;
-        if (active === 0) idleWaiters.splice(0).forEach((r) => r());
+        if (active === 0) {
+          slowestBatchMs = 0;
+          idleWaiters.splice(0).forEach((r) => r());
+        }
+        stateListener?.(active, slowestBatchMs);
       }
     };
   }

@@ -8,47 +8,52 @@ import type { HostMessage, KernelMessage, KernelOptions, StreamName } from '../c
 import { DISPLAY_SYMBOL } from '../common/display';
 import * as tl from '../tl';
 import { setDeviceReport } from '../tl/device';
-import { clearInterrupt, InterruptedError, requestInterrupt, setOutputSink } from '../tl/output';
+import { clearInterrupt, currentCellRun, inCellRun, InterruptedError, requestInterrupt, setOutputSink } from '../tl/output';
 import { formatDeviceReport, selectBackend } from './backends';
-import { CellRequire, type CellPositions, installCellGlobals, markRunInterrupted, runCell, toBundle, toCellError } from './evaluator';
-import { activeFits, installFitPatch, whenNoFit } from './fitPatch';
+import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toCellError } from './evaluator';
+import { activeFits, installFitPatch, onFitState, whenNoFit } from './fitPatch';
 import { makeNodeLoaderHost } from './nodeHost';
 
+// Cells share this process's globals and may redeclare `process`; the kernel keeps its own handles.
+const proc = process;
+const ipcSend = process.send?.bind(process);
+
 function send(msg: KernelMessage): void {
-  process.send?.(msg);
+  ipcSend?.(msg);
 }
 
-// --- output capture: everything written to stdout/stderr goes to the running cell
+// --- output capture: what a cell writes to stdout/stderr goes to that cell
 
 let currentId: string | undefined;
-const pending: { name: StreamName; text: string }[] = [];
+/** Output belongs to the cell whose code wrote it (its run context), else to the latest cell. */
+const ownerOfOutput = () => currentCellRun()?.cell ?? currentId;
+const pending: { id: string; name: StreamName; text: string }[] = [];
 let flushTimer: NodeJS.Timeout | undefined;
 
 function flush(): void {
   flushTimer = undefined;
-  if (!currentId) {
-    pending.length = 0;
-    return;
-  }
-  // Merge consecutive writes to the same stream: one IPC message per burst, in order.
-  let last: { name: StreamName; text: string } | undefined;
+  // Merge consecutive writes of one cell to one stream: one IPC message per burst, in order.
+  let last: { id: string; name: StreamName; text: string } | undefined;
   for (const p of pending.splice(0)) {
-    if (last && last.name === p.name) last.text += p.text;
+    if (last && last.name === p.name && last.id === p.id) last.text += p.text;
     else {
-      if (last) send({ type: 'stream', id: currentId, ...last });
+      if (last) send({ type: 'stream', ...last });
       last = { ...p };
     }
   }
-  if (last) send({ type: 'stream', id: currentId, ...last });
+  if (last) send({ type: 'stream', ...last });
 }
 
 function capture(name: StreamName, stream: NodeJS.WriteStream): void {
   stream.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-    pending.push({ name, text });
-    flushTimer ??= setTimeout(flush, 25);
+    const id = ownerOfOutput();
+    if (id) {
+      pending.push({ id, name, text });
+      flushTimer ??= setTimeout(flush, 25);
+    }
     const done = typeof encoding === 'function' ? encoding : cb;
-    if (typeof done === 'function') process.nextTick(done as () => void);
+    if (typeof done === 'function') proc.nextTick(done as () => void);
     return true;
   }) as typeof stream.write;
 }
@@ -58,8 +63,8 @@ function capture(name: StreamName, stream: NodeJS.WriteStream): void {
 let displayCounter = 0;
 const sink: OutputSink = {
   display(bundle: MimeBundle): DisplayHandle {
-    const id = currentId;
-    const displayId = `d${process.pid}-${++displayCounter}`;
+    const id = ownerOfOutput();
+    const displayId = `d${proc.pid}-${++displayCounter}`;
     flush();
     if (id) send({ type: 'display', id, displayId, bundle });
     return {
@@ -95,7 +100,8 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
   let positions: CellPositions | undefined;
   try {
     currentRun = ++runCounter;
-    const started = runCell(msg.code, msg.language, msg.cellName, currentRun);
+    // The cell's code and all its async continuations run as this run (interrupts, output).
+    const started = inCellRun(currentRun, msg.id, () => runCell(msg.code, msg.language, msg.cellName));
     positions = started.positions;
     const interrupted = new Promise<never>((_, reject) => (interruptCell = reject));
     const value = await Promise.race([started.promise, interrupted]);
@@ -116,8 +122,7 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
 function interrupt(): void {
   // Answering at once tells the host the event loop is free, so it need not kill the process.
   send({ type: 'interrupting', activeFits: activeFits() });
-  requestInterrupt();
-  if (interruptCell) markRunInterrupted(currentRun);
+  requestInterrupt(interruptCell ? currentRun : undefined);
   const reject = interruptCell;
   if (!reject) return;
   // A running fit stops at its next batch and throws itself; other awaits are abandoned now.
@@ -129,10 +134,11 @@ function interrupt(): void {
 }
 
 async function init(options: KernelOptions): Promise<void> {
-  process.chdir(options.notebookDir);
+  proc.chdir(options.notebookDir);
   // Downloaded models and embedding caches go where the host keeps its storage.
-  if (options.cacheDir && !process.env.TRANSFER_LAB_CACHE) process.env.TRANSFER_LAB_CACHE = options.cacheDir;
+  if (options.cacheDir && !proc.env.TRANSFER_LAB_CACHE) proc.env.TRANSFER_LAB_CACHE = options.cacheDir;
   installFitPatch();
+  onFitState((active, slowestBatchMs) => send({ type: 'fit-state', activeFits: active, slowestBatchMs }));
   const selection = await selectBackend(tf, makeNodeLoaderHost(tl.registerWasmGradients), {
     requested: options.backend,
     requestedBy: options.backendRequestedBy,
@@ -145,28 +151,30 @@ async function init(options: KernelOptions): Promise<void> {
   setOutputSink(sink);
   const cellRequire = new CellRequire(options.notebookDir, options.workspaceFolders);
   installCellGlobals(cellRequire, { tf, tl, display, __dirname: options.notebookDir, __filename: undefined });
-  send({ type: 'ready', pid: process.pid, device: report });
+  send({ type: 'ready', pid: proc.pid, device: report });
 }
 
 function main(): void {
-  if (!process.send) {
+  if (!ipcSend) {
     console.error('The Transfer Lab kernel runs as a child process with an IPC channel (it is started by the extension or `transfer-lab run`).');
-    process.exit(2);
+    proc.exit(2);
   }
-  capture('stdout', process.stdout);
-  capture('stderr', process.stderr);
-  process.on('unhandledRejection', (reason) => {
+  capture('stdout', proc.stdout);
+  capture('stderr', proc.stderr);
+  proc.on('unhandledRejection', (reason) => {
     const text = reason instanceof Error ? reason.stack ?? reason.message : String(reason);
-    process.stderr.write(`Unhandled promise rejection: ${text}\n`);
+    proc.stderr.write(`Unhandled promise rejection: ${text}\n`);
   });
-  process.on('uncaughtException', (err) => {
-    process.stderr.write(`Uncaught exception: ${err.stack ?? err.message}\n`);
+  proc.on('uncaughtException', (err) => {
+    proc.stderr.write(`Uncaught exception: ${err.stack ?? err.message}\n`);
   });
+  // Ctrl+C in a terminal reaches the whole process group; interrupts come over IPC instead.
+  proc.on('SIGINT', () => undefined);
   // The host went away: nothing left to serve.
-  process.on('disconnect', () => process.exit(0));
+  proc.on('disconnect', () => proc.exit(0));
 
   let queue = Promise.resolve();
-  process.on('message', (raw) => {
+  proc.on('message', (raw) => {
     const msg = raw as HostMessage;
     switch (msg.type) {
       case 'init':
@@ -179,7 +187,7 @@ function main(): void {
         interrupt();
         break;
       case 'shutdown':
-        process.exit(0);
+        proc.exit(0);
     }
   });
 }

@@ -79,12 +79,14 @@ export class CellSyntaxError extends SyntaxError {
 }
 
 /**
- * `run` identifies this execution: each top-level `await x` becomes `await __tl_await(x, run)`,
- * which throws once that run was interrupted, so an interrupted loop cannot carry on unseen.
- * Awaits inside functions are left alone: those functions may be called later by other cells.
+ * With `interruptible`, each top-level `await x` becomes `await __tl_await(x)`, which throws once
+ * this cell's run was interrupted, so an interrupted loop cannot carry on unseen. Awaits inside
+ * functions are left alone: those functions may be called later by other cells.
  */
-export function transformCell(source: string, language: 'javascript' | 'typescript', run?: number): TransformResult {
-  const js = language === 'typescript' ? transpileTypeScript(source) : source;
+export function transformCell(source: string, language: 'javascript' | 'typescript', interruptible = false): TransformResult {
+  // A shebang line becomes a comment of the same length: the wrapper goes before it.
+  const src = source.startsWith('#!') ? '//' + source.slice(2) : source;
+  const js = language === 'typescript' ? transpileTypeScript(src) : src;
   let program: Node;
   try {
     program = acorn.parse(js, {
@@ -104,11 +106,20 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
   const edits: Edit[] = [];
   const hoisted: string[] = [];
   const body: Node[] = program.body;
+  // A top-level `return x` ends the cell with x as its value.
+  for (const r of topLevel(program, 'ReturnStatement')) {
+    if (r.argument) {
+      edits.push({ start: r.argument.start, end: r.argument.start, text: `(${LAST_VALUE_MARKER}.value = (` });
+      edits.push({ start: r.argument.end, end: r.argument.end, text: `), ${LAST_VALUE_MARKER})` });
+    } else {
+      edits.push({ start: r.start, end: r.end, text: `return ${LAST_VALUE_MARKER};` });
+    }
+  }
   // Inner edits first: at a shared end position, the await's `)` must close before the statement's.
-  if (run !== undefined) {
-    for (const a of topLevelAwaits(program)) {
+  if (interruptible) {
+    for (const a of topLevel(program, 'AwaitExpression')) {
       edits.push({ start: a.argument.start, end: a.argument.start, text: `${AWAIT_FN}((` });
-      edits.push({ start: a.argument.end, end: a.argument.end, text: `), ${run})` });
+      edits.push({ start: a.argument.end, end: a.argument.end, text: '))' });
     }
   }
 
@@ -133,6 +144,11 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
       case 'ExportNamedDeclaration':
       case 'ExportDefaultDeclaration':
       case 'ExportAllDeclaration':
+        // `export {}` only marks a TypeScript file as a module; it exports nothing.
+        if (stmt.type === 'ExportNamedDeclaration' && !stmt.declaration && stmt.specifiers.length === 0 && !stmt.source) {
+          edits.push({ start: stmt.start, end: stmt.end, text: '' });
+          break;
+        }
         throw new CellSyntaxError('export is not supported in a notebook cell', stmt.loc!.start.line, stmt.loc!.start.column);
       case 'ExpressionStatement':
         if (isLast && !stmt.directive) {
@@ -148,8 +164,10 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
 
   const rewritten = applyEdits(js, edits);
   const starts = lineStarts(js);
+  // `void 0;` first: a 'use strict' in the cell is then not a directive (strict mode would turn the
+  // assignments that keep declarations between cells into ReferenceErrors).
   const prefix =
-    `(async (${LAST_VALUE_MARKER}) => {` +
+    `(async (${LAST_VALUE_MARKER}) => {void 0;` +
     hoisted.map((n) => `globalThis[${JSON.stringify(n)}] = ${n};`).join('') +
     ' ';
   // The suffix starts on a new line so that a trailing line comment in the cell cannot swallow it.
@@ -230,8 +248,8 @@ function position(starts: number[], offset: number): { line: number; col: number
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ClassDeclaration', 'ClassExpression']);
 
-/** AwaitExpressions of the cell's own flow: not inside any function or class. */
-function topLevelAwaits(program: Node): Node[] {
+/** Nodes of `type` in the cell's own flow: not inside any function or class. */
+function topLevel(program: Node, type: string): Node[] {
   const found: Node[] = [];
   const visit = (node: unknown): void => {
     if (!node || typeof node !== 'object') return;
@@ -242,7 +260,7 @@ function topLevelAwaits(program: Node): Node[] {
     const n = node as Node;
     if (typeof n.type !== 'string') return;
     if (FUNCTION_TYPES.has(n.type)) return;
-    if (n.type === 'AwaitExpression') found.push(n);
+    if (n.type === type) found.push(n);
     for (const key of Object.keys(n)) {
       if (key === 'loc' || key === 'start' || key === 'end' || key === 'type') continue;
       visit((n as Record<string, unknown>)[key]);

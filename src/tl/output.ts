@@ -3,6 +3,7 @@
  * The kernel process installs both at start-up; outside a kernel, output goes to the console
  * and nothing interrupts.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { OutputSink } from '../common/display';
 
 /** Outside a kernel: print the text fallback once; updates and increments have nowhere to go. */
@@ -26,11 +27,36 @@ export function getOutputSink(): OutputSink {
 
 // --- interrupt
 
+/**
+ * Each cell run has an id, carried through its async continuations (AsyncLocalStorage). An
+ * interrupt marks the run, not the kernel: code of an interrupted cell that is still pending
+ * (a nested async loop, a fit started from a callback) keeps seeing the interrupt after the next
+ * cell has started, so it cannot carry on training or printing into the next cell's output.
+ */
+interface RunContext {
+  run: number;
+  /** The execution id its output belongs to. */
+  cell: string;
+}
+const runContext = new AsyncLocalStorage<RunContext>();
+const interruptedRuns = new Set<number>();
+/** For code outside any cell run (tests, scripts). */
 let interruptRequested = false;
 const listeners = new Set<() => void>();
 
-/** Called by the kernel when the user interrupts; cleared when the next cell starts. */
-export function requestInterrupt(): void {
+/** Runs `fn` as cell run `run`: its async continuations keep that identity. */
+export function inCellRun<T>(run: number, cell: string, fn: () => T): T {
+  return runContext.run({ run, cell }, fn);
+}
+
+/** The cell execution the running code belongs to, if any. */
+export function currentCellRun(): RunContext | undefined {
+  return runContext.getStore();
+}
+
+/** Called by the kernel when the user interrupts run `run` (or, outside a kernel, everything). */
+export function requestInterrupt(run?: number): void {
+  if (run !== undefined) interruptedRuns.add(run);
   interruptRequested = true;
   for (const l of [...listeners]) {
     try {
@@ -41,12 +67,14 @@ export function requestInterrupt(): void {
   }
 }
 
+/** A new cell starts: code outside cell runs no longer sees the interrupt; interrupted runs still do. */
 export function clearInterrupt(): void {
   interruptRequested = false;
 }
 
 export function isInterruptRequested(): boolean {
-  return interruptRequested;
+  const ctx = runContext.getStore();
+  return ctx ? interruptedRuns.has(ctx.run) : interruptRequested;
 }
 
 /** Run `cb` when an interrupt arrives; returns a function that removes it. */

@@ -71,6 +71,14 @@ function modelSource(m: ModelChoice, notebookDir: string): string {
 
 const js = (v: unknown) => JSON.stringify(v);
 
+/** Markdown code span that holds any text: the fence is longer than any run of backticks inside. */
+export function codeSpan(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = longest > 0 || text.startsWith(' ') || text.endsWith(' ') ? ' ' : '';
+  return `${fence}${pad}${text.replace(/[\r\n]+/g, ' ')}${pad}${fence}`;
+}
+
 function strategyText(s: Strategy): string {
   switch (s.kind) {
     case 'feature-extraction':
@@ -106,12 +114,12 @@ export function generateNotebook(plan: FineTunePlan, notebookDir: string): Gener
     [
       'markdown',
       [
-        `# Fine-tune \`${modelLabel(plan.model)}\` on \`${path.basename(plan.dataDir)}\``,
+        `# Fine-tune ${codeSpan(modelLabel(plan.model))} on ${codeSpan(path.basename(plan.dataDir))}`,
         '',
         `Written by the Transfer Lab "Fine-tune model" wizard. Strategy: ${strategyText(s)}.`,
         '',
-        `- Model: \`${source}\``,
-        `- Data: \`${dataDir}\`${plan.classes?.length ? ` (classes: ${plan.classes.map((c) => `\`${c}\``).join(', ')})` : ''}`,
+        `- Model: ${codeSpan(source)}`,
+        `- Data: ${codeSpan(dataDir)}${plan.classes?.length ? ` (classes: ${plan.classes.map(codeSpan).join(', ')})` : ''}`,
         `- ${plan.epochs} epochs, learning rate ${plan.learningRate}, batch size ${plan.batchSize}`,
         '',
         'Every cell is plain JavaScript: change it and run it again. Interrupt (■) stops training after the current batch and keeps the weights.',

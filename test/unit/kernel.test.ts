@@ -174,3 +174,39 @@ test('an interrupted loop does not carry on in the background', async () => {
   await exec(k, 'async function later() { await null; return 5; }');
   assert.equal((await exec(k, 'await later()')).text, '5');
 });
+
+test('code of an interrupted cell that still runs cannot print into the next cell or keep training', async () => {
+  await exec(k, `
+async function ticker() { for (let i = 0; i < 20; i++) { console.log('tick', i); await new Promise((r) => setTimeout(r, 40)); } }
+async function trainer() {
+  for (let i = 0; i < 20; i++) { await m.fit(xs.slice(0, 64), ys.slice(0, 64), { epochs: 1, batchSize: 32 }); globalThis.fits = i + 1; await new Promise((r) => setTimeout(r, 20)); }
+}`);
+  const p = exec(k, 'ticker(); trainer();\nawait new Promise(() => {});');
+  await new Promise((r) => setTimeout(r, 250));
+  await k.interrupt(5000);
+  assert.equal((await p).res.status, 'interrupted');
+  const fitsAtInterrupt = Number((await exec(k, 'globalThis.fits ?? 0')).text);
+  const next = await exec(k, "await new Promise((r) => setTimeout(r, 600));\n'next'");
+  assert.equal(next.text, "'next'");
+  assert.ok(!next.stdout.includes('tick'), `the next cell got the old cell's output: ${JSON.stringify(next.stdout)}`);
+  assert.ok(Number((await exec(k, 'globalThis.fits ?? 0')).text) <= fitsAtInterrupt + 1, 'the old cell stopped training');
+});
+
+test('Ctrl+C sent to the kernel process is ignored (interrupts come over IPC)', async () => {
+  const k4 = client();
+  await k4.start();
+  process.kill(k4.pid!, 'SIGINT');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(k4.alive, true);
+  assert.equal((await exec(k4, '1 + 1')).text, '2');
+  k4.kill('test done');
+});
+
+test('a kernel that cannot be started reports why, and is not reused', async () => {
+  const bad = new KernelClient({ kernelScript, nodePath: '/nonexistent/node', notebookDir: dir, workspaceFolders: [], backend: 'cpu', backendRequestedBy: 'test', tfjsNodeGpuPaths: [] });
+  const r = await exec(bad, '1');
+  assert.equal(r.res.status, 'died');
+  if (r.res.status === 'died') assert.match(r.res.error.evalue, /Could not start the kernel process \(\/nonexistent\/node/);
+  assert.equal(bad.alive, false);
+  await bad.shutdown();
+});

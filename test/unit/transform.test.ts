@@ -55,13 +55,22 @@ test('column mapping undoes the rewrite', () => {
 });
 
 test('top-level awaits are wrapped for interrupts, nested ones are not', async () => {
-  const seen: number[] = [];
-  (globalThis as any).__tl_await = async (v: unknown, run: number) => {
-    seen.push(run);
+  const seen: unknown[] = [];
+  (globalThis as any).__tl_await = async (v: unknown) => {
+    seen.push(await v);
     return v;
   };
-  const { code } = transformCell('async function inner() { return await 1; }\nconst w = await inner();\nw + (await 2)', 'javascript', 9);
+  const { code } = transformCell('async function inner() { return await 1; }\nconst w = await inner();\nw + (await 2)', 'javascript', true);
   const v = await (vm.runInThisContext(code) as Promise<{ value: unknown }>);
   assert.equal(v.value, 3);
-  assert.deepEqual(seen, [9, 9]);
+  assert.deepEqual(seen, [1, 2]);
+});
+
+test('shebang, use strict, top-level return and TypeScript export {}', async () => {
+  assert.equal(await run('#!/usr/bin/env node\nconst sb = 2;\nsb'), 2);
+  assert.equal(await run("'use strict';\nconst us = 3;\nus"), 3);
+  assert.equal(await run('const rv = 4;\nif (rv > 1) return rv * 10;\n1'), 40);
+  assert.equal(await run('return;'), undefined);
+  assert.equal(await run('export {};\nconst ex: number = 5;\nex', 'typescript'), 5);
+  assert.throws(() => transformCell('export const nope = 1;', 'javascript'), /export is not supported/);
 });

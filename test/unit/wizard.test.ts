@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, validatePlan, type FineTunePlan } from '../../src/wizard/notebook';
+import { codeSpan, generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, validatePlan, type FineTunePlan } from '../../src/wizard/notebook';
 import { scanDataFolder } from '../../src/wizard/scan';
 import { validateNotebook } from './nbformat';
 
@@ -87,4 +87,12 @@ test('a hostile folder name stays a string literal in the code', () => {
   const cell = (nb.cells[2].source as string[]).join('');
   const literal = /tl\.imageFolder\(("(?:[^"\\]|\\.)*")/.exec(cell)![1];
   assert.equal(path.resolve('/nb', JSON.parse(literal)), evil.dataDir);
+});
+
+test('names in the markdown cannot break out of their code spans', () => {
+  const p = plan({ kind: 'full' });
+  p.classes = ['a`<img src=x onerror=alert(1)>`b', 'plain'];
+  const md = (generateNotebook(p, '/nb').cells[0].source as string[]).join('');
+  assert.ok(md.includes('`` a`<img src=x onerror=alert(1)>`b ``'), md);
+  assert.equal(codeSpan('x'), '`x`');
 });
