@@ -88,13 +88,28 @@ export function installCellGlobals(cellRequire: CellRequire, extra: Record<strin
 }
 
 /** Compiles and starts a cell; the returned promise settles with the cell's last value. */
+/**
+ * Declarations become assignments to globals. Some globals cannot take one (Node's `crypto` is a
+ * getter without a setter): the assignment would be dropped silently. Those are turned into plain
+ * writable properties first, so `const crypto = require('node:crypto')` means what it says.
+ */
+function makeAssignable(names: string[]): void {
+  const g = globalThis as Record<string, unknown>;
+  for (const name of names) {
+    const d = Object.getOwnPropertyDescriptor(g, name);
+    if (!d || !d.configurable) continue;
+    if ((d.get && !d.set) || d.writable === false) Object.defineProperty(g, name, { value: undefined, writable: true, configurable: true, enumerable: true });
+  }
+}
+
 export interface CellPositions {
   lineCount: number;
   shifts: ColumnShift[];
 }
 
 export function runCell(code: string, language: KernelLanguage, cellName: string): { promise: Promise<unknown>; positions: CellPositions } {
-  const { code: script, lineCount, shifts } = transformCell(code, language, true);
+  const { code: script, lineCount, shifts, declared } = transformCell(code, language, true);
+  makeAssignable(declared);
   const compiled = new vm.Script(script, { filename: cellName });
   const promise = compiled.runInThisContext({ displayErrors: false }) as Promise<{ value: unknown }>;
   return { promise: promise.then((r) => r.value), positions: { lineCount, shifts } };

@@ -32,6 +32,8 @@ export interface TransformResult {
   firstLineOffset: number;
   /** Column shifts made by the rewrite, to map stack positions back to the cell. */
   shifts: ColumnShift[];
+  /** Names the cell declares at top level (they become globals). */
+  declared: string[];
 }
 
 /** On `line`, at original column `col`, the rewrite added `delta` characters (negative: removed). */
@@ -105,6 +107,7 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
 
   const edits: Edit[] = [];
   const hoisted: string[] = [];
+  const declared: string[] = [];
   const body: Node[] = program.body;
   // A top-level `return x` ends the cell with x as its value.
   for (const r of topLevel(program, 'ReturnStatement')) {
@@ -129,15 +132,19 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
     switch (stmt.type) {
       case 'VariableDeclaration':
         rewriteDeclaration(js, stmt, edits);
+        for (const d of stmt.declarations) boundNames(d.id, declared);
         break;
       case 'FunctionDeclaration':
         hoisted.push(stmt.id.name);
+        declared.push(stmt.id.name);
         break;
       case 'ClassDeclaration':
+        declared.push(stmt.id.name);
         edits.push({ start: stmt.start, end: stmt.start, text: `${stmt.id.name} = ` });
         edits.push({ start: stmt.end, end: stmt.end, text: ';' });
         break;
       case 'ImportDeclaration':
+        for (const sp of stmt.specifiers) declared.push(sp.local.name);
         // Keep the statement's line breaks so the lines after it keep their numbers.
         edits.push({ start: stmt.start, end: stmt.end, text: rewriteImport(stmt) + '\n'.repeat(stmt.loc!.end.line - stmt.loc!.start.line) });
         break;
@@ -177,7 +184,7 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
     const { line, col } = position(starts, e.start);
     shifts.push({ line, col, delta: e.text.length - (e.end - e.start) });
   }
-  return { code, firstLineOffset: prefix.length, lineCount: starts.length, shifts };
+  return { code, firstLineOffset: prefix.length, lineCount: starts.length, shifts, declared };
 }
 
 function rewriteDeclaration(src: string, decl: Node, edits: Edit[]): void {
@@ -268,4 +275,26 @@ function topLevel(program: Node, type: string): Node[] {
   };
   visit(program.body);
   return found;
+}
+
+/** Identifiers a declaration pattern binds: `a`, `{ b, c: d, ...e }`, `[f = 1, ...g]`. */
+function boundNames(pattern: Node | null, out: string[]): void {
+  if (!pattern) return;
+  switch (pattern.type) {
+    case 'Identifier':
+      out.push(pattern.name);
+      break;
+    case 'ObjectPattern':
+      for (const p of pattern.properties) boundNames(p.type === 'RestElement' ? p.argument : p.value, out);
+      break;
+    case 'ArrayPattern':
+      for (const e of pattern.elements) boundNames(e, out);
+      break;
+    case 'RestElement':
+      boundNames(pattern.argument, out);
+      break;
+    case 'AssignmentPattern':
+      boundNames(pattern.left, out);
+      break;
+  }
 }

@@ -210,3 +210,12 @@ test('a kernel that cannot be started reports why, and is not reused', async () 
   assert.equal(bad.alive, false);
   await bad.shutdown();
 });
+
+test("a cell may declare names Node already defines as getters (crypto) or that the kernel uses (process)", async () => {
+  assert.equal((await exec(k, "const crypto = require('node:crypto');\ntypeof crypto.createHash")).text, "'function'");
+  const r = await exec(k, "const process = { mine: true };\nconsole.log('still streams');\nprocess.mine");
+  assert.equal(r.text, 'true');
+  assert.equal(r.stdout, 'still streams\n');
+  // Put the real one back for the cells after this test.
+  assert.equal((await exec(k, "globalThis.process = require('node:process');\ntypeof process.env")).text, "'object'");
+});
