@@ -55,6 +55,16 @@ const targets = {
     external: nativeExternals,
     banner: { js: '#!/usr/bin/env node' },
   },
+  // Decoding worker of the ONNX feature-extraction pipeline (one per core), beside the kernel.
+  'decode-worker': {
+    ...common,
+    entryPoints: ['src/tl/onnx/decodeWorker.ts'],
+    outfile: 'dist/decode-worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: nativeExternals,
+  },
   // Notebook renderers: browser ES modules that export `activate`.
   renderers: {
     ...common,

@@ -79,14 +79,15 @@ export function makeNodeLoaderHost(registerWasmGradients?: () => void): LoaderHo
       const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
       const software = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|softpipe|software/i.test(description);
       if (software && !allowSoftware) return { description, software };
-      const device = await adapter.requestDevice({
-        requiredLimits: {
-          maxBufferSize: adapter.limits.maxBufferSize,
-          maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-          maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
-        },
-      });
+      // The depthwise shaders use 256 invocations per workgroup: ask for the adapter's real limits.
+      const want = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ'] as const;
+      const requiredLimits: Record<string, number> = {};
+      for (const k of want) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
+      const device = await adapter.requestDevice({ requiredLimits });
       const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+      // tfjs-backend-webgpu looks for navigator.gpu, which Node 20 does not have.
+      const nav = ((globalThis as { navigator?: Record<string, unknown> }).navigator ??= {});
+      if (!nav.gpu) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
       if (tf.findBackend('webgpu')) tf.removeBackend('webgpu');
       tf.registerBackend('webgpu', () => new WebGPUBackend(device, info));
       return { description, software };

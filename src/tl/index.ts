@@ -33,3 +33,7 @@ export { fit, fineTune, makeOptimizer, setLearningRate, getLearningRate, schedul
 export { evaluate, predict, type EvaluateOptions, type EvaluationResult, type Prediction, type PredictOptions } from './evaluate';
 export { clearEmbeddingCache, embeddingMemoryStats } from './embeddings';
 export { registerWasmGradients } from './wasm-grads';
+
+// --- ONNX Runtime: frozen bases converted to ONNX, and .onnx models as feature extractors
+export { toOnnx, onnxBase, splitFrozen, featureExtractor, loadOnnx, DecodePool, onnxRuntimeInfo, UnsupportedLayerError } from './onnx';
+export type { FeatureExtractor, Features, OnnxConversion, OrtReport, OnnxLoadOptions, OnnxBaseOptions } from './onnx';

@@ -16,6 +16,8 @@ import { getMeta, setMeta, type ModelMeta, type Preprocessing } from './meta';
 import { findZooEntry, zooNames, type ZooEntry } from './zoo';
 import { closeMatches } from './inspect';
 import { getOutputSink } from './output';
+import { isOnnxPath, loadOnnx, type OnnxLoadOptions } from './onnx/load';
+import type { FeatureExtractor } from './onnx/extractor';
 import type { DisplayHandle } from '../common/display';
 import { TEXT_PLAIN } from '../common/mime';
 
@@ -34,6 +36,8 @@ export interface LoadOptions {
   /** Download cache; default: env TRANSFER_LAB_CACHE, else ~/.cache/transfer-lab. */
   cacheDir?: string;
   onProgress?: (p: LoadProgress) => void;
+  /** Options for .onnx files (execution providers, threads, input size). */
+  onnx?: OnnxLoadOptions;
   /** Download again even when a verified copy is cached. */
   force?: boolean;
 }
@@ -64,6 +68,13 @@ export function assertTrainable(model: unknown, what = 'This operation'): assert
       `${what} needs a layers model, but ${name} is a TF.js graph model: it can only be used as a frozen ` +
         `feature extractor (compute embeddings with it and train a new head on them). ` +
         `To fine-tune, load a model in the TF.js layers format (for example 'mobilenet_v1_0.25').`,
+    );
+  }
+  if (model && typeof model === 'object' && (model as { engine?: unknown }).engine === 'onnxruntime') {
+    const name = getMeta(model)?.name ?? 'this model';
+    throw new Error(
+      `${what} needs a layers model, but ${name} is an ONNX model run by ONNX Runtime: it can only be used as a frozen ` +
+        `feature extractor. Compute features with it (await model.predict(images)) and train a new TF.js head on them.`,
     );
   }
   if (!isLayersModel(model)) {
@@ -670,11 +681,17 @@ export async function downloadModel(
  * or http(s) URL. Records its metadata (see getMeta). Graph models come back as tf.GraphModel:
  * usable as frozen feature extractors only.
  */
-export async function load(source: string, opts: LoadOptions = {}): Promise<AnyModel> {
+/** What tl.load gives: a TF.js model, or for an .onnx file a frozen feature extractor in ONNX Runtime. */
+export type LoadedModel = AnyModel | FeatureExtractor;
+
+export async function load(source: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   if (typeof source !== 'string' || !source.trim()) {
     throw new Error('tl.load(source): source must be a model name, a path to model.json or an http(s) URL.');
   }
   const s = source.trim();
+
+  // An .onnx file is a frozen feature extractor run by ONNX Runtime (a TF.js head trains on its output).
+  if (isOnnxPath(s) && !/^https?:\/\//i.test(s)) return loadOnnx(path.resolve(s), opts.onnx);
 
   if (/^https?:\/\//i.test(s)) {
     const file = await downloadModel(s, opts);

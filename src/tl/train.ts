@@ -67,6 +67,8 @@ export interface FitOptions {
   seed?: number;
   /** Train the head on cached base outputs: 'auto' (default) when the base is frozen and nothing augments. */
   cacheEmbeddings?: boolean | 'auto';
+  /** What computes the cached embeddings of the frozen base: ONNX Runtime when it loads ('auto'), or only TF.js / only ONNX. */
+  baseEngine?: 'auto' | 'onnx' | 'tfjs';
   /** Embedding cache folder; false keeps it in memory only. */
   cacheDir?: string | false;
   title?: string;
@@ -549,10 +551,10 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
         }
       } else if (!('reason' in splitModel)) {
         const baseHash = layersHash(splitModel.baseLayers);
-        const cacheOpts = { cacheDir: opts.cacheDir, batchSize: Math.max(batchSize, 32) };
+        const cacheOpts = { cacheDir: opts.cacheDir, batchSize: Math.max(batchSize, 32), engine: opts.baseEngine };
         const te = await computeEmbeddings(splitModel.base, baseHash, train, cacheOpts);
         const ve = validation ? await computeEmbeddings(splitModel.base, baseHash, validation, cacheOpts) : undefined;
-        const sum = (k: keyof EmbeddingStats) => te.stats[k] + (ve?.stats[k] ?? 0);
+        const sum = (k: Exclude<keyof EmbeddingStats, 'engine'>) => te.stats[k] + (ve?.stats[k] ?? 0);
         result.embeddingCache = {
           samples: sum('samples'),
           fromMemory: sum('fromMemory'),
@@ -560,6 +562,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
           computed: sum('computed'),
           baseBatches: sum('baseBatches'),
           seconds: sum('seconds'),
+          engine: te.stats.engine ?? ve?.stats.engine,
           train: te.stats,
           validation: ve?.stats,
         };
@@ -576,7 +579,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
         const ec = result.embeddingCache;
         const line =
           ec.computed > 0
-            ? `embedding cache: base (up to '${splitModel.cutAfter}') ran on ${ec.computed} sample(s) in ${ec.seconds.toFixed(1)} s; ${ec.fromMemory + ec.fromDisk} reused. Only the head trains.`
+            ? `embedding cache: base (up to '${splitModel.cutAfter}') ran on ${ec.computed} sample(s) in ${ec.seconds.toFixed(1)} s with ${ec.engine ?? 'tfjs'}; ${ec.fromMemory + ec.fromDisk} reused. Only the head trains.`
             : `embedding cache: all ${ec.samples} base outputs reused (${ec.fromMemory} from memory, ${ec.fromDisk} from disk). Only the head trains.`;
         log(line);
         live.note(line);

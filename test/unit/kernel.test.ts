@@ -219,3 +219,24 @@ test("a cell may declare names Node already defines as getters (crypto) or that 
   // Put the real one back for the cells after this test.
   assert.equal((await exec(k, "globalThis.process = require('node:process');\ntypeof process.env")).text, "'object'");
 });
+
+test('backend "webgpu" (setting or notebook metadata) runs depthwise convolutions on Dawn, or says why not', async (t) => {
+  const kw = new KernelClient({ kernelScript, notebookDir: dir, workspaceFolders: [dir], backend: 'webgpu', backendRequestedBy: 'notebook metadata', tfjsNodeGpuPaths: [] });
+  const device = await kw.start();
+  try {
+    const skipped = device.skipped.find((s) => s.backend === 'webgpu');
+    if (skipped) {
+      // No adapter on this machine: the reason is reported, and the next backend runs.
+      assert.ok(skipped.reason.length > 10, skipped.reason);
+      t.skip(`no WebGPU here: ${skipped.reason}`);
+      return;
+    }
+    assert.equal(device.backend, 'webgpu');
+    assert.equal(device.requestedBy, 'notebook metadata');
+    const r = await exec(kw, 'const m = tl.mobileNetV2Like({ inputSize: 32, alpha: 0.35, blocks: 2 });\n(await m.predict(tf.zeros([2, 32, 32, 3])).data()).length');
+    assert.equal(r.res.status, 'ok', JSON.stringify(r.res));
+    assert.equal(r.text, '163840');
+  } finally {
+    kw.kill('test done');
+  }
+});

@@ -175,7 +175,7 @@ test('graph models cannot be frozen or unfrozen', async () => {
   const g = await load(path.join(dir, 'model.json'));
   assert.throws(() => freeze(g as unknown as tf.LayersModel, 'all'), /graph model: it can only be used as a frozen feature extractor/);
   assert.throws(() => unfreeze(g as unknown as tf.LayersModel), /graph model/);
-  const info = layers(g);
+  const info = layers(g as tf.GraphModel);
   assert.equal(info.length, 1);
   assert.equal(info[0].trainable, false);
   assert.equal(info[0].nonTrainableParams, 6);

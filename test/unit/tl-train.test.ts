@@ -259,7 +259,8 @@ test('embedding cache: same weights and losses as without it; later epochs and f
   assert.ok(!('reason' in split));
   assert.equal(split.cutAfter, 'head_pool');
   const cacheDir = tmpDir();
-  const r1 = await fit(cached, data, { epochs: 3, seed: 4, learningRate: 0.02, cacheDir, verbose: false });
+  // The TF.js base is counted here; the ONNX Runtime path has its own test below.
+  const r1 = await fit(cached, data, { epochs: 3, seed: 4, learningRate: 0.02, cacheDir, verbose: false, baseEngine: 'tfjs' });
   const r2 = await fit(plain, data, { epochs: 3, seed: 4, learningRate: 0.02, cacheEmbeddings: false, verbose: false });
   assert.ok(r1.embeddingCache, 'the cache was used');
   assert.equal(r1.embeddingCache.computed, 30);
@@ -284,7 +285,7 @@ test('embedding cache: same weights and losses as without it; later epochs and f
   // Changing a base weight changes the key: the base runs again.
   const bn = cached.getLayer('base_bn');
   bn.setWeights(bn.getWeights().map((w, i) => (i === 0 ? w.mul(2) : w.clone())));
-  const r5 = await fit(cached, data, { epochs: 1, cacheDir, verbose: false });
+  const r5 = await fit(cached, data, { epochs: 1, cacheDir, verbose: false, baseEngine: 'tfjs' });
   assert.equal(r5.embeddingCache?.computed, 30);
   assert.ok(baseCalls > 0);
 
@@ -381,4 +382,29 @@ test('fit refuses graph models and bad options with clear errors', async () => {
   await assert.rejects(fit(denseModel(), xs), /wrap tensors with tl.fromTensors/);
   await assert.rejects(fit(denseModel(), data, { earlyStopping: { monitor: 'val_loss' } }), /without validation data/);
   tf.dispose([xs, ys]);
+});
+
+test('embedding cache with the base in ONNX Runtime (the default): same training as with TF.js, and it says so', async () => {
+  await clearEmbeddingCache();
+  const { data, build } = await cachedSetup();
+  const viaOrt = build();
+  const viaTf = build();
+  viaTf.setWeights(viaOrt.getWeights());
+  const a = await fit(viaOrt, data, { epochs: 3, seed: 4, learningRate: 0.02, cacheDir: false, verbose: false });
+  await clearEmbeddingCache();
+  const b = await fit(viaTf, data, { epochs: 3, seed: 4, learningRate: 0.02, cacheDir: false, verbose: false, baseEngine: 'tfjs' });
+  assert.match(a.embeddingCache?.engine ?? '', /^onnxruntime \(cpu\)/);
+  assert.match(b.embeddingCache?.engine ?? '', /^tfjs/);
+  a.history.forEach((p, i) => assert.ok(Math.abs(p.loss! - b.history[i].loss!) < 1e-4, `epoch ${i + 1}: ${p.loss} vs ${b.history[i].loss}`));
+  assert.ok(maxAbsDiff(weightValues(viaOrt), weightValues(viaTf)) < 1e-4, 'same final weights');
+
+  // Changed base weights: the ONNX session is rebuilt, so the features are the new ones.
+  const bn = viaOrt.getLayer('base_bn');
+  bn.setWeights(bn.getWeights().map((w, i) => (i === 0 ? w.mul(3) : w.clone())));
+  viaTf.getLayer('base_bn').setWeights(bn.getWeights());
+  await clearEmbeddingCache();
+  const c = await fit(viaOrt, data, { epochs: 1, seed: 5, learningRate: 0.02, cacheDir: false, verbose: false });
+  await clearEmbeddingCache();
+  const d = await fit(viaTf, data, { epochs: 1, seed: 5, learningRate: 0.02, cacheDir: false, verbose: false, baseEngine: 'tfjs' });
+  assert.ok(Math.abs(c.history[0].loss! - d.history[0].loss!) < 1e-4, `after the change: ${c.history[0].loss} vs ${d.history[0].loss}`);
 });

@@ -1,0 +1,168 @@
+/**
+ * `.onnx` files as frozen feature extractors (PyTorch, timm and Hugging Face vision backbones).
+ *
+ * The rest of Transfer Lab speaks NHWC float32 images preprocessed as x·scale + offset. Most exported
+ * vision models take NCHW images normalised per channel ((x/255 − mean)/std). The gap is closed by a
+ * small adapter graph in front of the model (transpose, then per-channel normalisation), run as its
+ * own ONNX Runtime session, so the user's model file is loaded untouched (external weight files
+ * keep working). A 4-D NCHW output is transposed back to NHWC by a second adapter, so a TF.js head
+ * sees the layout it expects.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { setMeta, PREPROCESS_UNIT, type Preprocessing } from '../meta';
+import { IrGraph, encodeModel } from './ir';
+import { createSession, formatOrtReport, type SessionOptions } from './ort';
+import { OnnxFeatureExtractor, type OnnxStage } from './extractor';
+
+export interface OnnxLoadOptions extends SessionOptions {
+  /** Which graph output is the feature. Default: the first. */
+  output?: string;
+  /** Layout of the model's image input. 'auto' (default): [N, 1|3, H, W] is NCHW, [N, H, W, 1|3] is NHWC. */
+  layout?: 'auto' | 'nchw' | 'nhwc';
+  /**
+   * Per-channel normalisation the model expects after pixels are scaled to [0, 1]: (x − mean) / std.
+   * Default 'imagenet' (torchvision/timm's mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225) for
+   * 3-channel NCHW models, none for NHWC ones. false: none.
+   */
+  normalize?: 'imagenet' | { mean: number[]; std: number[] } | false;
+  /** [height, width] when the file leaves the image size open. */
+  inputSize?: [number, number];
+}
+
+export const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** What loadOnnx learned about the file and decided, for reports. */
+export interface OnnxModelInfo {
+  file: string;
+  inputName: string;
+  /** The file's own input shape (strings are symbolic dimensions). */
+  fileInputShape: (number | string)[];
+  outputName: string;
+  outputNames: string[];
+  layout: 'nchw' | 'nhwc';
+  normalize?: { mean: number[]; std: number[] };
+  /** Set when the file's batch dimension is a fixed number: batches run in chunks of it. */
+  fixedBatch?: number;
+}
+
+function isDim(d: number | string | undefined): d is number {
+  return typeof d === 'number' && d > 0;
+}
+
+/** Loads a .onnx file as a frozen feature extractor taking NHWC images preprocessed with PREPROCESS_UNIT (x/255). */
+export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promise<OnnxFeatureExtractor & { info: OnnxModelInfo }> {
+  const abs = path.resolve(file);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(abs);
+  } catch {
+    throw new Error(`ONNX model not found: ${abs}`);
+  }
+  if (!stat.isFile()) throw new Error(`ONNX model path is not a file: ${abs}`);
+  let main: Awaited<ReturnType<typeof createSession>>;
+  try {
+    main = await createSession(abs, opts);
+  } catch (e) {
+    throw new Error(`Could not load ${path.basename(abs)} as an ONNX model: ${(e as Error).message}`);
+  }
+  const { session, report } = main;
+  const fail = async (msg: string): Promise<never> => {
+    await session.release();
+    throw new Error(`${path.basename(abs)}: ${msg}`);
+  };
+
+  if (session.inputNames.length !== 1) await fail(`a feature extractor needs one image input; this model has ${session.inputNames.length} (${session.inputNames.join(', ')}).`);
+  const inMeta = session.inputMetadata[0];
+  if (!inMeta.isTensor || inMeta.type !== 'float32') await fail(`input '${inMeta.name}' is ${inMeta.isTensor ? inMeta.type : 'not a tensor'}; only float32 image inputs are supported.`);
+  const inShape = [...(inMeta as { shape: readonly (number | string)[] }).shape];
+  if (inShape.length !== 4) await fail(`input '${inMeta.name}' has shape [${inShape.join(', ')}]; an image input is 4-D (NCHW or NHWC).`);
+
+  let layout = opts.layout ?? 'auto';
+  if (layout === 'auto') {
+    const c1 = inShape[1];
+    const c3 = inShape[3];
+    if ((c1 === 1 || c1 === 3) && !(c3 === 1 || c3 === 3)) layout = 'nchw';
+    else if ((c3 === 1 || c3 === 3) && !(c1 === 1 || c1 === 3)) layout = 'nhwc';
+    else await fail(`cannot tell whether input [${inShape.join(', ')}] is NCHW or NHWC; pass { layout: 'nchw' } or { layout: 'nhwc' }.`);
+  }
+  const [ch, hh, ww] = layout === 'nchw' ? [inShape[1], inShape[2], inShape[3]] : [inShape[3], inShape[1], inShape[2]];
+  if (!isDim(ch)) await fail(`the channel dimension of input [${inShape.join(', ')}] is not fixed.`);
+  const channels = ch as number;
+  let size: [number, number];
+  if (isDim(hh) && isDim(ww)) {
+    size = [hh, ww];
+    if (opts.inputSize && (opts.inputSize[0] !== hh || opts.inputSize[1] !== ww)) await fail(`inputSize [${opts.inputSize.join(', ')}] differs from the model's fixed ${hh}×${ww}.`);
+  } else if (opts.inputSize) {
+    size = opts.inputSize;
+  } else {
+    return fail(`the image size of input [${inShape.join(', ')}] is open; pass { inputSize: [height, width] }.`);
+  }
+  const fixedBatch = isDim(inShape[0]) ? inShape[0] : undefined;
+
+  const outputName = opts.output ?? session.outputNames[0];
+  const outIndex = session.outputNames.indexOf(outputName);
+  if (outIndex < 0) await fail(`no output named '${outputName}'; outputs: ${session.outputNames.join(', ')}.`);
+  const outMeta = session.outputMetadata[outIndex];
+  if (!outMeta.isTensor || outMeta.type !== 'float32') await fail(`output '${outputName}' is not a float32 tensor.`);
+  const outShape = [...(outMeta as { shape: readonly (number | string)[] }).shape];
+
+  const normalize = opts.normalize === undefined ? (layout === 'nchw' && channels === 3 ? IMAGENET : undefined) : opts.normalize === 'imagenet' ? IMAGENET : opts.normalize || undefined;
+  if (normalize && (normalize.mean.length !== channels || normalize.std.length !== channels || normalize.std.some((s) => !(s > 0)))) {
+    await fail(`normalize needs ${channels} means and ${channels} positive standard deviations.`);
+  }
+
+  const stageOpts: SessionOptions = { providers: ['cpu'], threads: opts.threads };
+  let pre: OnnxStage | undefined;
+  if (layout === 'nchw' || normalize) {
+    const g = new IrGraph('transfer_lab_input_adapter');
+    let x = g.addInput('nhwc', ['N', size[0], size[1], channels]);
+    if (layout === 'nchw') x = g.one('Transpose', [x], 'nchw', { perm: { ints: [0, 3, 1, 2] } });
+    if (normalize) {
+      const cdims = layout === 'nchw' ? [1, channels, 1, 1] : [channels];
+      const scale = Float32Array.from(normalize.std, (s) => 1 / s);
+      const shift = Float32Array.from(normalize.mean, (m, i) => -m / normalize.std[i]);
+      x = g.one('Mul', [x, g.floats('inv_std', cdims, scale)], 'scaled');
+      x = g.one('Add', [x, g.floats('shift', cdims, shift)], 'normalised');
+    }
+    const outDims = layout === 'nchw' ? ['N', channels, size[0], size[1]] : ['N', size[0], size[1], channels];
+    const o = g.addOutput(x, 'out', outDims);
+    const s = await createSession(encodeModel(g), stageOpts);
+    pre = { session: s.session, input: g.inputs[0].name, output: o };
+  }
+  let post: OnnxStage | undefined;
+  let featureShape: (number | null)[] = outShape.slice(1).map((d) => (isDim(d) ? d : null));
+  if (layout === 'nchw' && outShape.length === 4) {
+    const g = new IrGraph('transfer_lab_output_adapter');
+    const x = g.addInput('nchw', outShape.map((d, i) => (isDim(d) ? d : `d${i}`)));
+    const o = g.addOutput(g.one('Transpose', [x], 'nhwc', { perm: { ints: [0, 2, 3, 1] } }), 'out', ['N', 'H', 'W', 'C']);
+    const s = await createSession(encodeModel(g), stageOpts);
+    post = { session: s.session, input: g.inputs[0].name, output: o };
+    featureShape = [featureShape[1], featureShape[2], featureShape[0]];
+  }
+
+  const info: OnnxModelInfo = {
+    file: abs,
+    inputName: inMeta.name,
+    fileInputShape: inShape,
+    outputName,
+    outputNames: [...session.outputNames],
+    layout: layout as 'nchw' | 'nhwc',
+    normalize,
+    fixedBatch,
+  };
+  const lines = [
+    `${path.basename(abs)}: frozen ONNX feature extractor, input '${inMeta.name}' [${inShape.join(', ')}] (${layout.toUpperCase()}), output '${outputName}' [${outShape.join(', ')}]`,
+    formatOrtReport(report),
+    `Images: ${size[0]}×${size[1]}×${channels}, pixels scaled to [0, 1]${normalize ? `, then (x − mean)/std with mean ${normalize.mean.join(', ')} and std ${normalize.std.join(', ')}` : ''}.`,
+  ];
+  if (fixedBatch !== undefined) lines.push(`The file fixes the batch size at ${fixedBatch}: batches run in chunks of ${fixedBatch} (export with a dynamic batch axis for speed).`);
+  const fx = new OnnxFeatureExtractor({ pre, main: { session, input: inMeta.name, output: outputName, outputs: [outputName] }, post }, [size[0], size[1], channels], featureShape, report, lines.join('\n'), { fixedBatch });
+  const preprocessing: Preprocessing = { ...PREPROCESS_UNIT, channels: channels === 1 ? 1 : 3 };
+  setMeta(fx, { name: path.basename(abs), source: 'file', format: 'graph', inputSize: size, preprocessing });
+  return Object.assign(fx, { info });
+}
+
+export function isOnnxPath(p: unknown): p is string {
+  return typeof p === 'string' && /\.onnx$/i.test(p.trim());
+}
