@@ -24,7 +24,22 @@ async function pickModel(context: vscode.ExtensionContext): Promise<ModelChoice 
   return files?.[0] ? { kind: 'file', path: files[0].fsPath } : undefined;
 }
 
-async function pickData(): Promise<{ dir: string; classes: string[] } | undefined> {
+async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string; classes: string[] } | undefined> {
+  // A newcomer has no image folder yet: the sample that ships with the extension is one pick away.
+  const sample = context.asAbsolutePath(path.join('samples', 'data', 'digits-5-9'));
+  const source = await vscode.window.showQuickPick(
+    [
+      { label: '$(folder-opened) Choose a folder…', detail: 'Your images: one subfolder per class (the folder name is the label), PNG or JPEG.', sample: false },
+      { label: '$(file-media) Sample: handwritten digits 5–9', detail: `200 images in 5 classes, bundled with the extension (${sample})`, sample: true },
+    ],
+    { title: `${TITLE} (2/4): images`, ignoreFocusOut: true },
+  );
+  if (!source) return undefined;
+  if (source.sample) {
+    const report = scanDataFolder(sample);
+    if (report.problems.length) return void vscode.window.showErrorMessage(`Transfer Lab: the bundled sample is unusable: ${report.problems.join(' ')}`);
+    return { dir: sample, classes: report.classes.map((c) => c.name) };
+  }
   for (;;) {
     const folders = await vscode.window.showOpenDialog({
       title: `${TITLE} (2/4): data folder with one subfolder per class`,
@@ -90,7 +105,7 @@ async function uniqueUri(dir: vscode.Uri, name: string): Promise<vscode.Uri> {
 export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<vscode.Uri | undefined> {
   const model = await pickModel(context);
   if (!model) return undefined;
-  const data = await pickData();
+  const data = await pickData(context);
   if (!data) return undefined;
   const strategy = await pickStrategy();
   if (!strategy) return undefined;

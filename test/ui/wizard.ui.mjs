@@ -50,6 +50,10 @@ export async function run({ page, workspace, resultsDir, log }) {
   log(`step 1 (model): ${(await quickPickRows(page)).length} offers`);
   await pickQuickItem(page, /^digits\s*bundled/);
 
+  // Step 2 starts with a choice: your own folder, or the bundled sample. This test browses to a folder.
+  await waitForQuickInput(page, 'Fine-tune model (2/4): images');
+  await pickQuickItem(page, /Choose a folder/);
+
   // Step 2: showOpenDialog is code-server's simple file dialog, a quick input with a path box.
   const pathBox = await waitForQuickInput(page, 'Fine-tune model (2/4): data folder');
   // The dialog fills its path box in steps as it resolves the default folder.
