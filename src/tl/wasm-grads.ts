@@ -187,19 +187,13 @@ function conv2dBackpropFilter(args: KernelArgs): TI | null {
   if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC' || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
   const [kh, kw, ci, co] = attrs.filterShape;
-  const { top, bottom, left, right } = info.padInfo;
+  const { top, left } = info.padInfo;
   if (top < 0 || left < 0) return null;
   const b = args.backend as unknown as WasmScratchBackend;
   const s = new Scratch(args.backend);
   try {
-    const out = b.makeOutput([kh, kw, ci, co], 'float32');
-    const rows = x.shape[0] * info.outHeight * info.outWidth;
-    if (rows === 0 || tf.util.sizeFromShape(out.shape) === 0) {
-      if (tf.util.sizeFromShape(out.shape) > 0) b.typedArrayFromHeap(out).fill(0);
-      return out;
-    }
-    const xp = padSpatial(s, x, top, Math.max(0, bottom), left, Math.max(0, right));
-    const xt = s.run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] }); // [ci, B, Hp, Wp]
+    const { out, rows, xt } = filterGradStart(b, s, x, info, [kh, kw, ci, co]);
+    if (!xt) return out;
     const dy2 = s.reshape(dy, [rows, co]);
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {
@@ -213,6 +207,29 @@ function conv2dBackpropFilter(args: KernelArgs): TI | null {
   } finally {
     s.free();
   }
+}
+
+/**
+ * The common start of both filter gradients: the output, the number of (batch × output pixel)
+ * rows, and the padded input transposed channels-first ([ci, B, Hp, Wp]). With nothing to
+ * compute, the output is zero-filled and `xt` is undefined.
+ */
+function filterGradStart(
+  b: WasmScratchBackend,
+  s: Scratch,
+  x: TI,
+  info: ReturnType<typeof tf.backend_util.computeConv2DInfo>,
+  shape: [number, number, number, number],
+): { out: TI; rows: number; xt?: TI } {
+  const out = b.makeOutput(shape, 'float32');
+  const rows = x.shape[0] * info.outHeight * info.outWidth;
+  if (rows === 0 || tf.util.sizeFromShape(out.shape) === 0) {
+    if (tf.util.sizeFromShape(out.shape) > 0) b.typedArrayFromHeap(out).fill(0);
+    return { out, rows };
+  }
+  const { top, bottom, left, right } = info.padInfo;
+  const xp = padSpatial(s, x, top, Math.max(0, bottom), left, Math.max(0, right));
+  return { out, rows, xt: s.run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] }) };
 }
 
 interface DepthwiseAttrs {
@@ -230,21 +247,15 @@ function depthwiseBackpropFilter(args: KernelArgs): TI | null {
   if (dh !== 1 || dw !== 1 || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
   const [kh, kw, ci, mult] = attrs.filterShape;
-  const { top, bottom, left, right } = info.padInfo;
+  const { top, left } = info.padInfo;
   if (top < 0 || left < 0) return null;
   const b = args.backend as unknown as WasmScratchBackend;
   const s = new Scratch(args.backend);
   try {
-    const out = b.makeOutput([kh, kw, ci, mult], 'float32');
-    const rows = x.shape[0] * info.outHeight * info.outWidth;
-    if (rows === 0 || tf.util.sizeFromShape(out.shape) === 0) {
-      if (tf.util.sizeFromShape(out.shape) > 0) b.typedArrayFromHeap(out).fill(0);
-      return out;
-    }
-    const xp = padSpatial(s, x, top, Math.max(0, bottom), left, Math.max(0, right));
     // Channels first, so that the sum over batch and space is over the innermost axis (wasm's Sum
     // would otherwise transpose every product). dy's channel c·mult + m pairs with input channel c.
-    const xt = s.run('Transpose', { x: xp }, { perm: [3, 0, 1, 2] }); // [ci, B, Hp, Wp]
+    const { out, rows, xt } = filterGradStart(b, s, x, info, [kh, kw, ci, mult]);
+    if (!xt) return out;
     const dyt = s.reshape(s.run('Transpose', { x: dy }, { perm: [3, 0, 1, 2] }), [ci, mult, rows]);
     for (let i = 0; i < kh; i++) {
       for (let j = 0; j < kw; j++) {

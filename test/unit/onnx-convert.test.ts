@@ -10,6 +10,7 @@ import { mobileNetV2Like } from '../../src/tl/builders';
 import { convertToOnnx, UnsupportedLayerError } from '../../src/tl/onnx/convert';
 import { onnxBase, splitFrozen, featureExtractor } from '../../src/tl/onnx/extractor';
 import { createSession } from '../../src/tl/onnx/ort';
+import { rand } from './onnx-fixtures';
 
 async function useCpu(): Promise<void> {
   if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
@@ -17,18 +18,6 @@ async function useCpu(): Promise<void> {
 }
 
 /** Deterministic pseudo-random numbers in [lo, hi). */
-function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo);
-  }
-  return a;
-}
-
 /** Gives every BatchNormalization non-trivial statistics, so folding has something to get wrong. */
 function randomiseBatchNorms(model: tf.LayersModel, seed: number): number {
   let k = 0;

@@ -12,18 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { IrGraph, encodeModel, type Dim } from '../../src/tl/onnx/ir';
 import { loadOnnx, IMAGENET } from '../../src/tl/onnx/load';
 import { getMeta } from '../../src/tl/meta';
-
-function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = lo + ((s >>> 0) / 4294967296) * (hi - lo);
-  }
-  return a;
-}
+import { rand } from './onnx-fixtures';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-onnx-load-'));
 
