@@ -537,8 +537,11 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
       }
       const values = result.data;
       if (values.length === 1 && values[0].trim() === '') return;
-      if (result.errors.length) {
-        badRows.push({ line, reason: result.errors.map((e) => e.message).join('; ') });
+      // Papa cannot guess the delimiter of a file with one column plus the label; it then uses a
+      // comma, which is right, and says so on the first row: not a bad row.
+      const errors = result.errors.filter((e) => e.type !== 'Delimiter');
+      if (errors.length) {
+        badRows.push({ line, reason: errors.map((e) => e.message).join('; ') });
         return;
       }
       if (!header) header = values.map((v) => v.trim());

@@ -141,7 +141,7 @@ export function layersHash(layers: readonly Layer[]): string {
 
 // --- finding the frozen base
 
-const NONDETERMINISTIC = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
+const NONDETERMINISTIC = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'RandomWidth']);
 
 interface NodeLike {
   inputTensors: tf.SymbolicTensor[];

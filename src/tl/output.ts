@@ -72,6 +72,11 @@ export function clearInterrupt(): void {
   interruptRequested = false;
 }
 
+/** Whether run `run` was interrupted (`undefined`: code outside any cell run). */
+export function isRunInterrupted(run: number | undefined): boolean {
+  return run === undefined ? interruptRequested : interruptedRuns.has(run);
+}
+
 export function isInterruptRequested(): boolean {
   const ctx = runContext.getStore();
   return ctx ? interruptedRuns.has(ctx.run) : interruptRequested;

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MIME, TEXT_PLAIN } from '../common/mime';
 import { DISPLAY_SYMBOL, type DisplayHandle, type MimeBundle } from '../common/display';
 import type { BatchPoint, EpochPoint, RunStatus, TrainingMessage, TrainingRun } from '../common/shapes';
-import { getOutputSink, isInterruptRequested, onInterrupt, InterruptedError } from './output';
+import { currentCellRun, getOutputSink, isInterruptRequested, isRunInterrupted, onInterrupt, InterruptedError } from './output';
 import { getMeta } from './meta';
 import { assertTrainable } from './models';
 import { freeze, recompileIfNeeded, unfreeze } from './freeze';
@@ -229,7 +229,11 @@ function prepareCompile(model: tf.LayersModel, opts: FitOptions): void {
           : m.optimizer_ ?? makeOptimizer('adam', lr ?? 1e-3);
     const owned = !(isOptimizer(opts.optimizer)) && (opts.optimizer !== undefined || !m.optimizer_ || m.isOptimizerOwned === true);
     const loss = opts.loss ?? (m.optimizer_ ? model.loss : defaultLoss);
+    const previous = m.optimizer_;
+    const previousOwned = m.isOptimizerOwned === true;
     compileWith(model, optimizer, owned, loss, ['accuracy']);
+    // tfjs's compile does not dispose the optimizer it replaces; one made by us would leak its slots.
+    if (previous && previousOwned && previous !== optimizer) previous.dispose();
   } else {
     recompileIfNeeded(model);
     const names = model.metricsNames ?? [];
@@ -397,10 +401,12 @@ function classWeights(spec: FitOptions['classWeight'], data: Dataset): Record<nu
     return out;
   }
   classes.forEach((_, i) => (out[i] = 1));
-  const entries = Array.isArray(spec) ? spec.map((w, i) => [String(i), w] as const) : Object.entries(spec);
+  if (Array.isArray(spec) && spec.length !== classes.length) throw new Error(`classWeight: ${spec.length} weights for ${classes.length} classes (${classes.join(', ')}).`);
+  // A list is by class index; an object by class name (or index, for classes without names).
+  const entries = Array.isArray(spec) ? spec.map((w, i) => [i, w] as const) : Object.entries(spec);
   for (const [k, w] of entries) {
-    const byName = classes.indexOf(k);
-    const idx = byName >= 0 ? byName : /^\d+$/.test(k) && Number(k) < classes.length ? Number(k) : -1;
+    const byName = typeof k === 'number' ? k : classes.indexOf(k);
+    const idx = byName >= 0 ? byName : /^\d+$/.test(String(k)) && Number(k) < classes.length ? Number(k) : -1;
     if (idx < 0) throw new Error(`classWeight: '${k}' is not a class (${classes.join(', ')}).`);
     if (!(typeof w === 'number' && Number.isFinite(w) && w >= 0)) throw new Error(`classWeight for '${k}' must be a number ≥ 0, got ${w}.`);
     out[idx] = w;
@@ -483,7 +489,9 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
   const weights = classWeights(opts.classWeight, train);
   const earlyCfg = opts.earlyStopping ? (opts.earlyStopping === true ? {} : opts.earlyStopping) : undefined;
   const defaultMonitor = validation ? 'val_loss' : 'loss';
-  const monitor = earlyCfg?.monitor ?? (typeof opts.checkpoint === 'object' ? opts.checkpoint.monitor : undefined) ?? defaultMonitor;
+  const monitor = normaliseMonitor(earlyCfg?.monitor ?? (typeof opts.checkpoint === 'object' ? opts.checkpoint.monitor : undefined) ?? defaultMonitor);
+  const checkpointMonitor = typeof opts.checkpoint === 'object' && opts.checkpoint.monitor ? normaliseMonitor(opts.checkpoint.monitor) : undefined;
+  if (checkpointMonitor && checkpointMonitor !== monitor) throw new Error(`fit(): early stopping monitors '${monitor}' but the checkpoint '${checkpointMonitor}'; use one monitor for both.`);
   if (monitor.startsWith('val_') && !validation) throw new Error(`fit(): cannot monitor '${monitor}' without validation data.`);
   const patience = earlyCfg?.patience ?? 3;
   const minDelta = earlyCfg?.minDelta ?? 0;
@@ -491,6 +499,9 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
   const checkpointDir = typeof opts.checkpoint === 'string' ? opts.checkpoint : opts.checkpoint?.dir;
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
   const baseLr = getLearningRate(model.optimizer);
+  // A schedule changes the optimizer's rate as it goes; the next fit must start from this one again.
+  const lrBefore = baseLr;
+  const optimizerBefore = model.optimizer;
   if (opts.schedule && baseLr === undefined) throw new Error(`fit(): a schedule needs an optimizer with a learning rate (${model.optimizer.getClassName()} has none).`);
 
   const live = new LiveRun(
@@ -522,7 +533,10 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
   let stoppedEarly = false;
   /** An optimizer made here for the head-only model (its slots cannot be shared); disposed at the end. */
   let ownOptimizer: tf.Optimizer | undefined;
+  // Only an interrupt of this cell's run stops this fit (another cell's fit may still be running).
+  const run = currentCellRun()?.run;
   const removeInterrupt = onInterrupt(() => {
+    if (!isRunInterrupted(run)) return;
     interrupted = true;
     trainModel.stopTraining = true;
   });
@@ -729,6 +743,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     throw err;
   } finally {
     removeInterrupt();
+    if (opts.schedule && lrBefore !== undefined && model.optimizer === optimizerBefore) setLearningRate(optimizerBefore, lrBefore);
     trainModel.stopTraining = false;
     model.stopTraining = false;
     best?.weights?.forEach((t) => t.dispose());
@@ -738,6 +753,13 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     if (best) result.best = { epoch: best.epoch, monitor, value: best.value };
   }
   return result;
+}
+
+/** Keras spellings (accuracy, val_accuracy) mean acc and val_acc here; anything else is refused. */
+function normaliseMonitor(name: string): string {
+  const n = name.replace(/accuracy$/, 'acc');
+  if (!['loss', 'acc', 'val_loss', 'val_acc'].includes(n)) throw new Error(`fit(): cannot monitor '${name}': use loss, acc, val_loss or val_acc.`);
+  return n;
 }
 
 // --- fineTune

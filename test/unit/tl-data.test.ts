@@ -218,6 +218,16 @@ test('csv: header, quoted fields, label classes, bad rows with line numbers', as
   await assert.rejects(csv(file, { label: 'kind' }), /no column 'kind'; its columns are: sepal, petal, species/);
 });
 
+test('csv: a file with one feature column and the label (the delimiter cannot be guessed)', async () => {
+  const file = path.join(tmpDir(), 'two.csv');
+  fs.writeFileSync(file, 'a,label\n1,x\n2,y\n3,x\n4,y\n');
+  const data = await csv(file, { label: 'label', validationSplit: 0 });
+  assert.deepEqual(data.features, ['a']);
+  assert.deepEqual([...data.classes], ['x', 'y']);
+  assert.equal(data.train.size, 4);
+  assert.deepEqual(data.badRows, []);
+});
+
 test('fromTensors: index or one-hot labels, stratified split, batches gather the right rows', async () => {
   const before = tf.memory().numTensors;
   const xs = tf.tensor2d([...Array(12).keys()].map((i) => [i, -i]));

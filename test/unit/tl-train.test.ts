@@ -408,3 +408,54 @@ test('embedding cache with the base in ONNX Runtime (the default): same training
   const d = await fit(viaTf, data, { epochs: 1, seed: 5, learningRate: 0.02, cacheDir: false, verbose: false, baseEngine: 'tfjs' });
   assert.ok(Math.abs(c.history[0].loss! - d.history[0].loss!) < 1e-4, `after the change: ${c.history[0].loss} vs ${d.history[0].loss}`);
 });
+
+test('review fixes: schedules hand the rate back, optimizers are not leaked, Keras monitor names, class weights by index', async () => {
+  const { xs, ys } = blobs(32, 2);
+  const data = fromTensors(xs, ys, { classes: ['left', 'right'], validationSplit: 0.25, batchSize: 8 });
+  const model = denseModel(5);
+  await fit(model, data, { epochs: 2, learningRate: 0.05, seed: 1, verbose: false, schedule: { type: 'cosine' } });
+  assert.equal(getLearningRate(model.optimizer), 0.05, 'the base rate is back after a cosine schedule');
+  const again = await fit(model, data, { epochs: 1, seed: 1, verbose: false });
+  assert.equal(again.history[0].lr, 0.05);
+
+  // A new optimizer per fit replaces the one before it, which is disposed.
+  await fit(model, data, { epochs: 1, optimizer: 'adam', seed: 1, verbose: false });
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) await fit(model, data, { epochs: 1, optimizer: 'adam', seed: 1, verbose: false });
+  assert.equal(tf.memory().numTensors, before);
+
+  const r = await fit(model, data, { epochs: 3, seed: 1, verbose: false, earlyStopping: { monitor: 'val_accuracy', patience: 5 } });
+  assert.equal(r.best?.monitor, 'val_acc');
+  await assert.rejects(fit(model, data, { epochs: 1, verbose: false, earlyStopping: { monitor: 'val_f1' } }), /cannot monitor 'val_f1'/);
+  await assert.rejects(fit(model, data, { epochs: 1, verbose: false, classWeight: [1, 2, 3] }), /3 weights for 2 classes/);
+  model.dispose();
+
+  // Classes named by digits in an order that is not their index: a list still goes by index.
+  const d2 = fromTensors(xs, ys, { classes: ['1', '0'], batchSize: 8 });
+  const favour0 = denseModel(7);
+  await fit(favour0, d2, { epochs: 6, learningRate: 0.05, seed: 1, verbose: false, classWeight: [1, 0] });
+  const p = tf.tidy(() => (favour0.predict(xs) as tf.Tensor).mean(0).arraySync() as number[]);
+  assert.ok(p[0] > p[1], `index 0 is favoured: ${p}`);
+  favour0.dispose();
+  tf.dispose([xs, ys]);
+});
+
+test("an interrupt of one cell's run does not stop another run's fit", async () => {
+  const { inCellRun, requestInterrupt: interruptRun } = await import('../../src/tl/output');
+  const { xs, ys } = blobs(64, 3);
+  const data = fromTensors(xs, ys, { classes: ['left', 'right'], batchSize: 4 });
+  const a = denseModel(11);
+  const b = denseModel(12);
+  let batchesA = 0;
+  const fitA = inCellRun(1, 'cell-a', () => fit(a, data, { epochs: 3, seed: 1, verbose: false, batchMessageIntervalMs: 0 }));
+  const fitB = inCellRun(2, 'cell-b', () => fit(b, data, { epochs: 3, seed: 1, verbose: false }));
+  sink.onPost = (m) => {
+    if ((m as { type: string; runId: string }).type === 'batch' && ++batchesA === 3) interruptRun(2);
+  };
+  const [ra, rb] = await Promise.allSettled([fitA, fitB]);
+  assert.equal(ra.status, 'fulfilled', 'fit A was not interrupted');
+  assert.equal(rb.status, 'rejected');
+  assert.ok(rb.status === 'rejected' && rb.reason instanceof InterruptedError);
+  [a, b].forEach((m) => m.dispose());
+  tf.dispose([xs, ys]);
+});
