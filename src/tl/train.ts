@@ -531,6 +531,8 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
   let nanAt: string | undefined;
   let epochsWithoutImprovement = 0;
   let stoppedEarly = false;
+  /** Set when early stopping put the best epoch's weights back (an interrupt says so). */
+  let restoredEpoch: number | undefined;
   /** An optimizer made here for the head-only model (its slots cannot be shared); disposed at the end. */
   let ownOptimizer: tf.Optimizer | undefined;
   // Only an interrupt of this cell's run stops this fit (another cell's fit may still be running).
@@ -712,6 +714,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     }
     if (earlyCfg && restoreBest && best?.weights && best.epoch !== result.history[result.history.length - 1]?.epoch) {
       restore(model, best.weights);
+      restoredEpoch = best.epoch;
       const line = `restored the weights of epoch ${best.epoch} (best ${monitor} ${fmt(best.value)}).`;
       log(line);
       live.note(line);
@@ -724,7 +727,8 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
   } catch (e) {
     if (e instanceof InterruptedError || interrupted) {
       result.status = 'interrupted';
-      live.finish('interrupted', `Interrupted after ${result.history.length} complete epoch(s); the model keeps the weights trained so far.`);
+      const weights = restoredEpoch ? `the model has the weights of its best epoch (${restoredEpoch}).` : 'the model keeps the weights trained so far.';
+      live.finish('interrupted', `Interrupted after ${result.history.length} complete epoch(s); ${weights}`);
       throw e instanceof InterruptedError ? e : new InterruptedError();
     }
     let err = e;
