@@ -14,6 +14,7 @@
  * Options: --epochs N (default 8), --out DIR (default media/models/digits), --seed N (default 7).
  */
 import { createRequire } from 'node:module';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -187,6 +188,9 @@ async function main() {
     return;
   }
 
+  // A fresh folder: save() writes over an existing model under new shard names (crash safety), and
+  // the bundled model should keep the standard ones.
+  rmSync(OUT, { recursive: true, force: true });
   const result = await save(
     model,
     OUT,

@@ -14,6 +14,18 @@ import { META_FILE, META_KEY, isGraphModel, isLayersModel, writeFileAtomic, type
 const SHARD_BYTES = 4 * 1024 * 1024;
 const SHARD_RE = /^group\d+-shard\d+of\d+\.bin$/;
 
+/** The first shard group number that the folder's current model.json does not reference. */
+async function freeShardGroup(dir: string): Promise<number> {
+  let used: string[] = [];
+  try {
+    const json = JSON.parse(await fsp.readFile(path.join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+    used = (json.weightsManifest ?? []).flatMap((g) => g.paths);
+  } catch {
+    return 1;
+  }
+  for (let g = 1; ; g++) if (!used.some((p) => p.startsWith(`group${g}-`))) return g;
+}
+
 export interface SaveResult {
   dir: string;
   /** Files written, relative to dir. */
@@ -68,6 +80,8 @@ function metaFor(model: AnyModel, dir: string, meta?: Partial<ModelMeta>): Model
 /**
  * Saves `model` into `dir` (created if needed): model.json, group1-shardNofM.bin, transfer-lab.json.
  * Each file is written atomically and model.json last, so a reader never sees a half-saved model.
+ * Saving over an earlier save (a checkpoint each better epoch) writes shards under names the old
+ * model.json does not use, so a crash part-way leaves the old model whole.
  */
 export async function save(model: AnyModel, dir: string, meta?: Partial<ModelMeta>, opts: SaveOptions = {}): Promise<SaveResult> {
   if (!isLayersModel(model) && !isGraphModel(model)) throw new Error('save(model, dir): model must be a TF.js LayersModel or GraphModel.');
@@ -83,9 +97,10 @@ export async function save(model: AnyModel, dir: string, meta?: Partial<ModelMet
       const weights = weightBuffer(artifacts.weightData);
       weightBytes = weights.length;
       const count = Math.max(1, Math.ceil(weights.length / SHARD_BYTES));
+      const group = await freeShardGroup(out);
       const paths: string[] = [];
       for (let i = 0; i < count; i++) {
-        const name = `group1-shard${i + 1}of${count}.bin`;
+        const name = `group${group}-shard${i + 1}of${count}.bin`;
         await writeFileAtomic(path.join(out, name), weights.subarray(i * SHARD_BYTES, (i + 1) * SHARD_BYTES));
         paths.push(name);
       }
