@@ -615,9 +615,26 @@ export async function downloadModel(
       // A damaged cache entry is downloaded again below.
     }
   }
-  await fsp.mkdir(dir, { recursive: true });
-  await fsp.rm(local, { force: true });
+  // Downloaded into a staging folder beside the cache entry and swapped in when complete: a failed
+  // (forced) download leaves what was cached before untouched.
+  const stage = `${dir}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+  await fsp.mkdir(stage, { recursive: true });
+  try {
+    await fetchInto(stage, jsonUrl, opts);
+    const old = `${dir}.old-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+    const hadOld = fs.existsSync(dir);
+    if (hadOld) await fsp.rename(dir, old);
+    await fsp.rename(stage, dir);
+    if (hadOld) await fsp.rm(old, { recursive: true, force: true });
+  } catch (e) {
+    await fsp.rm(stage, { recursive: true, force: true });
+    throw e;
+  }
+  return local;
+}
 
+async function fetchInto(dir: string, jsonUrl: string, opts: LoadOptions & { known?: ZooEntry['files'] }): Promise<void> {
+  const local = path.join(dir, 'model.json');
   const res = await httpGet(jsonUrl);
   let text: string;
   try {
@@ -671,7 +688,6 @@ export async function downloadModel(
   const localJson = { ...json, weightsManifest: localManifest };
   await writeFileAtomic(path.join(dir, 'source.json'), JSON.stringify({ url: jsonUrl, fetchedAt: new Date().toISOString() }, null, 2));
   await writeFileAtomic(local, JSON.stringify(localJson));
-  return local;
 }
 
 // --- tl.load

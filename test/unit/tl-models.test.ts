@@ -372,13 +372,13 @@ test('http errors name the URL: 404, missing shard, truncated shard, broken conn
   await assert.rejects(load(`${b}/cut/model.json`, { cacheDir: cache }), new RegExp(`${b}/cut/group1-shard1of1\\.bin (is truncated|broke off)`));
   await assert.rejects(load(`${b}/garbage/model.json`, { cacheDir: cache }), new RegExp(`${b}/garbage/model\\.json is not valid JSON`));
 
-  // Failed downloads leave no model.json (so the next load retries) and no temporary files.
+  // Failed downloads leave no cache entry (so the next load retries) and no staging folders or temporary files.
   for (const what of ['missing', 'short', 'cut']) {
     const folder = cacheFolderFor(`${b}/${what}/model.json`, cache);
-    const files = fs.readdirSync(folder);
-    assert.ok(!files.includes('model.json'), `${what}: ${files}`);
-    assert.ok(!files.some((f) => f.endsWith('.tmp')), `${what}: ${files}`);
+    assert.ok(!fs.existsSync(folder), `${what}: ${folder} should not exist`);
   }
+  const left = fs.readdirSync(cache, { recursive: true }) as string[];
+  assert.ok(!left.some((f) => /\.partial-|\.old-|\.tmp/.test(f)), `left behind: ${left.join(', ')}`);
 });
 
 // --- display
@@ -400,4 +400,20 @@ test('a model shows its freeze map through DISPLAY_SYMBOL', async () => {
   assert.match(text, /conv1_bn\s+BatchNormalization\s+\[null,26,26,8\]\s+32\s+trainable\s+conv1/);
   assert.deepEqual(freezeMapBundle(m), bundle);
   m.dispose();
+});
+
+test('a forced download that fails keeps what was cached before', async () => {
+  await useCpu();
+  const { dir, model } = await savedModelDir('http-force');
+  model.dispose();
+  const server = await serve(dir);
+  const cache = tmpDir('http-force-cache');
+  const url = `${server.base}/good/model.json`;
+  (await load(url, { cacheDir: cache })).dispose();
+  server.close();
+  // The server is gone: the forced download fails, and the cached copy still loads offline.
+  await assert.rejects(load(url, { cacheDir: cache, force: true }), /Could not download/);
+  const again = await load(url, { cacheDir: cache });
+  assert.ok(again instanceof tf.LayersModel);
+  again.dispose();
 });
