@@ -2,6 +2,8 @@
  * The kernel process. Started by the extension host (or the CLI) with an IPC channel; runs cells
  * one at a time, keeps their state in its globals, and owns TF.js. Nothing here imports vscode.
  */
+import Module from 'node:module';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { DisplayHandle, MimeBundle, OutputSink } from '../common/display';
 import type { HostMessage, KernelMessage, KernelOptions, StreamName } from '../common/protocol';
@@ -133,8 +135,21 @@ function interrupt(): void {
   }
 }
 
+/**
+ * Optional native packages the core loads lazily (sharp for decoding, onnxruntime-node for the fast
+ * path) do not ship in the .vsix: the notebook's folder and the workspace's node_modules are
+ * searched after the kernel's own, so `npm i sharp onnxruntime-node` in the workspace enables them.
+ */
+function useWorkspaceModules(options: KernelOptions): void {
+  const dirs = [options.notebookDir, ...options.workspaceFolders].map((d) => path.join(d, 'node_modules'));
+  const current = (proc.env.NODE_PATH ?? '').split(path.delimiter).filter(Boolean);
+  proc.env.NODE_PATH = [...new Set([...current, ...dirs])].join(path.delimiter);
+  (Module as unknown as { _initPaths(): void })._initPaths();
+}
+
 async function init(options: KernelOptions): Promise<void> {
   proc.chdir(options.notebookDir);
+  useWorkspaceModules(options);
   // Downloaded models and embedding caches go where the host keeps its storage.
   if (options.cacheDir && !proc.env.TRANSFER_LAB_CACHE) proc.env.TRANSFER_LAB_CACHE = options.cacheDir;
   installFitPatch();

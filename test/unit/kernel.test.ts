@@ -240,3 +240,8 @@ test('backend "webgpu" (setting or notebook metadata) runs depthwise convolution
     kw.kill('test done');
   }
 });
+
+test("packages the core loads lazily (sharp, onnxruntime-node) are also looked up in the workspace's node_modules", async () => {
+  const r = await exec(k, `require('node:module').globalPaths.includes(${JSON.stringify(path.join(dir, 'node_modules'))})`);
+  assert.equal(r.text, 'true');
+});
