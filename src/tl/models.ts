@@ -353,13 +353,16 @@ function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
 
 /** Metadata saved with a model: transfer-lab.json beside model.json wins over userDefinedMetadata. */
 async function readSavedMeta(modelJsonPath: string, json: ModelJSON): Promise<Partial<ModelMeta>> {
+  // model.json's own copy first: it is written in the same atomic step as the model it describes.
+  // transfer-lab.json beside it serves models saved by other tools that only wrote that file.
+  const udm = (json as { userDefinedMetadata?: Record<string, unknown> }).userDefinedMetadata;
+  if (udm?.[META_KEY] != null) return parseMeta(udm[META_KEY], `${modelJsonPath} (userDefinedMetadata.${META_KEY})`);
   const side = path.join(path.dirname(modelJsonPath), META_FILE);
   if (isFile(side)) {
     const text = await fsp.readFile(side, 'utf8');
     return parseMeta(parseJson(text, side), side);
   }
-  const udm = (json as { userDefinedMetadata?: Record<string, unknown> }).userDefinedMetadata;
-  return parseMeta(udm?.[META_KEY], `${modelJsonPath} (userDefinedMetadata.${META_KEY})`);
+  return {};
 }
 
 /** [height, width] of a 4-D image input, when the model has exactly such an input. */
