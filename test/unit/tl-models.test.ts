@@ -417,3 +417,24 @@ test('a forced download that fails keeps what was cached before', async () => {
   assert.ok(again instanceof tf.LayersModel);
   again.dispose();
 });
+
+test("metadata: model.json's own copy wins; transfer-lab.json alone also works", async () => {
+  await useCpu();
+  const { dir, model } = await savedModelDir('meta-precedence');
+  model.dispose();
+  // A side file that disagrees (as after a crash between the two writes) does not override model.json.
+  const sideFile = path.join(dir, 'transfer-lab.json');
+  const side = JSON.parse(fs.readFileSync(sideFile, 'utf8'));
+  fs.writeFileSync(sideFile, JSON.stringify({ ...side, classes: ['x', 'y', 'z'] }));
+  const m1 = (await load(dir)) as tf.LayersModel;
+  assert.deepEqual(getMeta(m1)?.classes, ['a', 'b', 'c']);
+  m1.dispose();
+  // Without metadata in model.json, the side file is used.
+  const jsonFile = path.join(dir, 'model.json');
+  const json = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+  delete json.userDefinedMetadata;
+  fs.writeFileSync(jsonFile, JSON.stringify(json));
+  const m2 = (await load(dir)) as tf.LayersModel;
+  assert.deepEqual(getMeta(m2)?.classes, ['x', 'y', 'z']);
+  m2.dispose();
+});
