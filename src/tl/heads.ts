@@ -124,24 +124,11 @@ export function withHead(base: tf.LayersModel, opts: HeadOptions): tf.LayersMode
   const dropoutSeed = () => (opts.seed === undefined ? undefined : opts.seed + 1000 + seedCount++);
   const pooling = opts.pooling ?? 'avg';
   const rank = x.shape.length;
-  if (rank === 4) {
+  if (rank === 4 || rank === 3) {
+    // Image feature maps (rank 4) pool in 2-D, sequences (rank 3) in 1-D.
+    const global = pooling === 'max' ? (rank === 4 ? tf.layers.globalMaxPooling2d : tf.layers.globalMaxPooling1d) : rank === 4 ? tf.layers.globalAveragePooling2d : tf.layers.globalAveragePooling1d;
     const name = nameFor('head_pool');
-    x = (
-      pooling === 'flatten'
-        ? tf.layers.flatten({ name })
-        : pooling === 'max'
-          ? tf.layers.globalMaxPooling2d({ name })
-          : tf.layers.globalAveragePooling2d({ name })
-    ).apply(x) as tf.SymbolicTensor;
-  } else if (rank === 3) {
-    const name = nameFor('head_pool');
-    x = (
-      pooling === 'flatten'
-        ? tf.layers.flatten({ name })
-        : pooling === 'max'
-          ? tf.layers.globalMaxPooling1d({ name })
-          : tf.layers.globalAveragePooling1d({ name })
-    ).apply(x) as tf.SymbolicTensor;
+    x = (pooling === 'flatten' ? tf.layers.flatten({ name }) : global({ name })).apply(x) as tf.SymbolicTensor;
   } else if (rank > 4) {
     x = tf.layers.flatten({ name: nameFor('head_flatten') }).apply(x) as tf.SymbolicTensor;
   }
