@@ -7,14 +7,20 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import util from 'node:util';
 import vm from 'node:vm';
+import { existsSync, readFileSync } from 'node:fs';
 import type { CellError } from '../common/protocol';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
-import { AWAIT_FN, CellSyntaxError, type ColumnShift, IMPORT_FN, originalColumn, transformCell } from './transform';
+import { AWAIT_FN, CellSyntaxError, type ColumnShift, DENO_FN, IMPORT_FN, originalColumn, transformCell } from './transform';
 import { InterruptedError, isInterruptRequested } from '../tl/output';
 import type { KernelLanguage } from '../common/mime';
+import { imageFolderBundle, isImageFolderData, isTensorLike, tensorBundle } from '../tl/show';
+import { CompatModules, npmSpecifier, TFJS_NODE_PACKAGES } from './compat';
+import { JUPYTER_DISPLAY } from './compat/deno';
 
 export class CellRequire {
   private readonly requires: NodeJS.Require[];
+  /** Built-in stand-ins for tslab and tfjs-node (see compat/). */
+  readonly compat = new CompatModules(toBundleAsync, { tslab: `transfer-lab ${ownVersion()}`, typescript: 'none: sucrase removes the types of TypeScript cells, without checking them' });
 
   /** Resolution order: the notebook's folder, then each workspace folder, then the kernel's own modules. */
   constructor(notebookDir: string, workspaceFolders: string[]) {
@@ -22,9 +28,11 @@ export class CellRequire {
     this.requires = [...dirs.map((d) => createRequire(path.join(d, '__notebook__.js'))), createRequire(__filename)];
   }
 
-  resolve = (spec: string): string => {
+  resolve = (spec: string): string => this.resolveIn(this.requires, spec);
+
+  private resolveIn(requires: NodeJS.Require[], spec: string): string {
     let first: unknown;
-    for (const r of this.requires) {
+    for (const r of requires) {
       try {
         return r.resolve(spec);
       } catch (e) {
@@ -32,16 +40,31 @@ export class CellRequire {
       }
     }
     throw first;
-  };
+  }
 
-  require = (spec: string): unknown => {
-    if (spec.startsWith('node:')) return this.requires[0](spec);
+  require = (raw: string): unknown => {
+    if (raw.startsWith('node:')) return this.requires[0](raw);
+    const spec = npmSpecifier(raw);
+    if (spec === 'tslab') return this.userTslab() ?? this.compat.tslab();
+    if (TFJS_NODE_PACKAGES.includes(spec)) return this.compat.tfjsNode(spec, () => this.requires[0](this.resolve(spec)));
     const resolved = this.resolve(spec);
     return this.requires[0](resolved);
   };
 
+  /** A notebook's own installed tslab wins over the built-in one. */
+  private userTslab(): unknown {
+    let resolved: string;
+    try {
+      resolved = this.resolveIn(this.requires.slice(0, -1), 'tslab');
+    } catch {
+      return undefined;
+    }
+    return this.requires[0](resolved);
+  }
+
   /** `import` in cells: CommonJS through require, ES modules through dynamic import. */
-  import = async (spec: string): Promise<unknown> => {
+  import = async (raw: string): Promise<unknown> => {
+    const spec = raw.startsWith('node:') ? raw : npmSpecifier(raw);
     try {
       const m = this.require(spec) as Record<string, unknown>;
       // ES-module interop: `import x from 'cjs'` gives module.exports, as Node does.
@@ -59,6 +82,24 @@ export class CellRequire {
       return dynamicImport(target);
     }
   };
+}
+
+/** The extension's version, from the package.json above the kernel bundle. */
+function ownVersion(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    const pj = path.join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        const { name, version } = JSON.parse(readFileSync(pj, 'utf8'));
+        if (name === 'transfer-lab') return String(version);
+      } catch {
+        // unreadable: keep looking
+      }
+    }
+    dir = path.dirname(dir);
+  }
+  return 'unknown';
 }
 
 // A real dynamic import that bundlers leave alone.
@@ -84,6 +125,7 @@ export function installCellGlobals(cellRequire: CellRequire, extra: Record<strin
   g.require = cellRequire.require;
   g[IMPORT_FN] = cellRequire.import;
   g[AWAIT_FN] = resumeAfterAwait;
+  g[DENO_FN] = cellRequire.compat.deno();
   for (const [k, v] of Object.entries(extra)) g[k] = v;
 }
 
@@ -117,29 +159,62 @@ export function runCell(code: string, language: KernelLanguage, cellName: string
 
 // --- values → MIME bundles
 
+/** A display method: ours, or Deno's `[Symbol.for('Jupyter.display')]()`. */
+function displayMethod(value: unknown): (() => unknown) | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  const v = value as Record<symbol, unknown>;
+  for (const sym of [DISPLAY_SYMBOL, JUPYTER_DISPLAY]) {
+    const m = v[sym];
+    if (typeof m === 'function') return () => (m as () => unknown).call(value);
+  }
+  return undefined;
+}
+
+function checkedBundle(b: unknown, value: unknown): MimeBundle {
+  if (b && typeof b === 'object' && !Array.isArray(b)) return b as MimeBundle;
+  return { 'text/plain': `(its display method returned ${b === null ? 'null' : typeof b}, not a MIME bundle)\n${inspect(value)}` };
+}
+
+function failedBundle(e: unknown, value: unknown): MimeBundle {
+  return { 'text/plain': `(could not display value: ${(e as Error)?.message ?? String(e)})\n${inspect(value)}` };
+}
+
+/** Synchronous: for `display(value)`. A display method that returns a promise shows as text. */
 export function toBundle(value: unknown): MimeBundle | undefined {
   if (value === undefined) return undefined;
-  if (value !== null && typeof value === 'object' && typeof (value as Record<symbol, unknown>)[DISPLAY_SYMBOL] === 'function') {
+  const show = displayMethod(value);
+  if (show) {
     try {
-      const b = (value as { [DISPLAY_SYMBOL](): MimeBundle })[DISPLAY_SYMBOL]();
-      if (b && typeof b === 'object') return b;
+      const b = show();
+      if (b && typeof (b as Promise<unknown>).then === 'function') return { 'text/plain': inspect(value) };
+      return checkedBundle(b, value);
     } catch (e) {
-      return { 'text/plain': `(could not display value: ${(e as Error).message})\n${inspect(value)}` };
+      return failedBundle(e, value);
     }
   }
+  if (isTensorLike(value)) return tensorBundle(value);
   return { 'text/plain': inspect(value) };
 }
 
-function inspect(value: unknown): string {
-  // TF.js tensors print their values, not their internals.
-  const t = value as { dataSync?: unknown; shape?: unknown; toString?: (verbose?: boolean) => string };
-  if (t && typeof t === 'object' && typeof t.dataSync === 'function' && Array.isArray(t.shape) && typeof t.toString === 'function') {
+/** For a cell's value: display methods may be async (Deno's may), and image folders show thumbnails. */
+export async function toBundleAsync(value: unknown): Promise<MimeBundle | undefined> {
+  if (isImageFolderData(value)) {
     try {
-      return t.toString(true);
+      return await imageFolderBundle(value);
     } catch {
-      // a disposed tensor throws; fall through to inspect
+      return toBundle(value);
     }
   }
+  const show = displayMethod(value);
+  if (!show) return toBundle(value);
+  try {
+    return checkedBundle(await show(), value);
+  } catch (e) {
+    return failedBundle(e, value);
+  }
+}
+
+function inspect(value: unknown): string {
   return util.inspect(value, { depth: 3, colors: false, maxArrayLength: 100, breakLength: 100 });
 }
 

@@ -12,7 +12,7 @@ import * as tl from '../tl';
 import { setDeviceReport } from '../tl/device';
 import { clearInterrupt, currentCellRun, inCellRun, InterruptedError, requestInterrupt, setOutputSink } from '../tl/output';
 import { formatDeviceReport, selectBackend } from './backends';
-import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toCellError } from './evaluator';
+import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toBundleAsync, toCellError } from './evaluator';
 import { activeFits, installFitPatch, onFitState, whenNoFit } from './fitPatch';
 import { makeNodeLoaderHost } from './nodeHost';
 
@@ -108,7 +108,7 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
     const interrupted = new Promise<never>((_, reject) => (interruptCell = reject));
     const value = await Promise.race([started.promise, interrupted]);
     flush();
-    const bundle = toBundle(value);
+    const bundle = await toBundleAsync(value);
     if (bundle) send({ type: 'result', id: msg.id, bundle });
     send({ type: 'done', id: msg.id, status: 'ok' });
   } catch (e) {

@@ -8,6 +8,7 @@
  * - function declarations stay (they hoist) and are copied to globals at the top of the wrapper;
  * - classes become `C = class C {...}`;
  * - `import` becomes `await __tl_import(...)`, which resolves from the notebook's folder;
+ * - a cell that mentions `Deno` gets a local `Deno` holding `Deno.jupyter` (Deno notebooks);
  * - the last expression statement becomes the cell's value;
  * - the whole body runs inside an async function, so top-level `await` works.
  * TypeScript is first transpiled by sucrase, which also keeps lines.
@@ -59,6 +60,8 @@ export const IMPORT_FN = '__tl_import';
 export const LAST_VALUE_MARKER = '__tl_last';
 /** Wraps the cell's top-level awaits: after an interrupt, the cell stops at its next await. */
 export const AWAIT_FN = '__tl_await';
+/** `Deno.jupyter` for Deno notebooks: bound as a local `Deno` in cells that use the name. */
+export const DENO_FN = '__tl_deno';
 
 export function transpileTypeScript(source: string): string {
   return sucrase(source, {
@@ -173,8 +176,10 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
   const starts = lineStarts(js);
   // `void 0;` first: a 'use strict' in the cell is then not a directive (strict mode would turn the
   // assignments that keep declarations between cells into ReferenceErrors).
+  // A local, not a global `Deno`: libraries take a global one to mean they run on Deno.
+  const deno = /\bDeno\b/.test(js) && !declared.includes('Deno') ? `const Deno = globalThis.Deno ?? ${DENO_FN};` : '';
   const prefix =
-    `(async (${LAST_VALUE_MARKER}) => {void 0;` +
+    `(async (${LAST_VALUE_MARKER}) => {void 0;${deno}` +
     hoisted.map((n) => `globalThis[${JSON.stringify(n)}] = ${n};`).join('') +
     ' ';
   // The suffix starts on a new line so that a trailing line comment in the cell cannot swallow it.

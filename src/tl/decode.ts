@@ -178,7 +178,7 @@ async function decodeSharp(buf: Uint8Array, channels: 1 | 3, size?: [number, num
   return { data: channels === 3 ? rgb : toChannels(rgb, info.width * info.height, 3, 1), height: info.height, width: info.width, channels };
 }
 
-function decodeJs(buf: Uint8Array, channels: 1 | 3, size?: [number, number]): DecodedImage {
+export function decodeJs(buf: Uint8Array, channels: 1 | 3, size?: [number, number]): DecodedImage {
   const format = sniffFormat(buf);
   let rgba: Uint8Array;
   let width: number;
