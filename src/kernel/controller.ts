@@ -3,6 +3,8 @@ import * as vscode from 'vscode';
 import { CONTROLLER_ID, CONTROLLER_LABEL, KERNEL_LANGUAGES, NOTEBOOK_TYPE, RENDERER_ID } from '../common/mime';
 import type { DeviceReport } from '../common/shapes';
 import { interruptTimeoutMs, kernelOptions } from './config';
+import { isJsNotebook } from '../common/notebookKind';
+import { nbMetadata } from './notebookMeta';
 import { errorItem } from './outputs';
 import { KernelSession } from './session';
 import { TrainingStatus } from './trainingStatus';
@@ -35,7 +37,15 @@ export class TransferLabController implements vscode.Disposable {
       this.controller.onDidChangeSelectedNotebooks(({ notebook, selected }) => {
         if (!selected) this.endSession(notebook);
       }),
+      vscode.workspace.onDidOpenNotebookDocument((nb) => this.updateAffinity(nb)),
     );
+    for (const nb of vscode.workspace.notebookDocuments) this.updateAffinity(nb);
+  }
+
+  /** Notebooks written for tslab, jslab, Deno or another JS/TS kernel get this kernel offered first. */
+  private updateAffinity(notebook: vscode.NotebookDocument): void {
+    if (notebook.notebookType !== NOTEBOOK_TYPE || !isJsNotebook(nbMetadata(notebook))) return;
+    this.controller.updateNotebookAffinity(notebook, vscode.NotebookControllerAffinity.Preferred);
   }
 
   private endSession(notebook: vscode.NotebookDocument): void {

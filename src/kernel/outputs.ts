@@ -6,16 +6,21 @@ import type { CellError } from '../common/protocol';
 export function bundleToItems(bundle: Record<string, unknown>): vscode.NotebookCellOutputItem[] {
   const entries = Object.entries(bundle).filter(([, v]) => v !== undefined);
   entries.sort(([a], [b]) => rank(a) - rank(b));
-  return entries.map(([mime, data]) =>
-    /(^application\/json$)|\+json$/.test(mime)
-      ? vscode.NotebookCellOutputItem.json(data, mime)
-      : vscode.NotebookCellOutputItem.text(typeof data === 'string' ? data : Array.isArray(data) ? data.join('') : JSON.stringify(data), mime),
-  );
+  return entries.map(([mime, data]) => {
+    if (/(^application\/json$)|\+json$/.test(mime)) return vscode.NotebookCellOutputItem.json(data, mime);
+    const text = typeof data === 'string' ? data : Array.isArray(data) ? data.join('') : JSON.stringify(data);
+    // Bundles carry binary data as base64 (as nbformat does); VS Code's renderers take the bytes.
+    if (BINARY_MIME.test(mime)) return new vscode.NotebookCellOutputItem(Buffer.from(text, 'base64'), mime);
+    return vscode.NotebookCellOutputItem.text(text, mime);
+  });
 }
+
+/** Images other than SVG, and PDF: base64 in a bundle, bytes in an output item. */
+const BINARY_MIME = /^(image\/(?!svg)|application\/pdf$)/;
 
 function rank(mime: string): number {
   if (mime.startsWith('application/vnd.transfer-lab.')) return 0;
-  if (mime === 'text/html' || mime.startsWith('image/')) return 1;
+  if (mime === 'text/html' || mime.startsWith('image/') || mime === 'application/javascript') return 1;
   if (mime === 'text/markdown') return 2;
   if (mime === 'application/json') return 3;
   if (mime === 'text/plain') return 5;

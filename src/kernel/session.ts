@@ -6,6 +6,8 @@ import * as vscode from 'vscode';
 import type { KernelLanguage } from '../common/mime';
 import type { DeviceReport } from '../common/shapes';
 import { KernelClient, type KernelClientOptions } from '../client/kernelClient';
+import { cellKernelLanguage } from '../common/notebookKind';
+import { notebookLanguage } from './notebookMeta';
 import { CellOutputs } from './outputs';
 
 interface Queued {
@@ -111,7 +113,7 @@ export class KernelSession implements vscode.Disposable {
       execution.start(Date.now());
       await execution.clearOutput();
       const outputs = new CellOutputs(execution);
-      const language = (cell.document.languageId === 'typescript' ? 'typescript' : 'javascript') as KernelLanguage;
+      const language: KernelLanguage = cellKernelLanguage(cell.document.languageId, notebookLanguage(this.notebook));
       const result = await client.execute(cell.document.getText(), language, `Cell ${cell.index + 1}`, {
         onStream: (name, text) => outputs.stream(name, text),
         onDisplay: (id, bundle) => {
