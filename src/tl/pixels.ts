@@ -55,10 +55,12 @@ export function toRgba(p: Pixels): Buffer {
   return out;
 }
 
+/** A PNG with as many channels as the pixels: grey, RGB or RGBA. */
 export function encodePng(p: Pixels): Buffer {
   const png = new PNG({ width: p.width, height: p.height });
   png.data = toRgba(p);
-  return PNG.sync.write(png);
+  const colorType = p.channels === 1 ? 0 : p.channels === 3 ? 2 : 6;
+  return PNG.sync.write(png, { colorType, inputColorType: 6, inputHasAlpha: true });
 }
 
 /** Quality 1..100, as tfjs-node's encodeJpeg takes it. */

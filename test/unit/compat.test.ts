@@ -93,6 +93,7 @@ test('an MNIST-style tfjs-node notebook defines and fits its model on the kernel
   assert.match(streams(png), /png true decoded 28x28x1 int32/);
   const shown = Buffer.from(text(rich(png)[0].data!['image/png']), 'base64');
   assert.equal(shown.subarray(1, 4).toString(), 'PNG');
+  assert.match(streams(r.cells.get('save')!), /same predictions after file:\/\/ save and load: true/);
 });
 
 test("Deno's display protocol: Symbol.for('Jupyter.display'), Deno.jupyter.display and the html/md/svg templates", () => {

@@ -59,7 +59,7 @@ export class CompatModules {
     }
     const fallback = tfjsNodeFallback();
     this.tfNode.set(spec, fallback);
-    console.error(`Note: ${spec} ${reason}; using the kernel's TensorFlow.js on the '${tf.getBackend()}' backend instead (tf.node.decodeImage, encodePng and encodeJpeg work; TensorBoard and SavedModel need the package).`);
+    console.error(`Note: ${spec} ${reason}; using the kernel's TensorFlow.js on the '${tf.getBackend()}' backend instead (file:// model save/load, tf.node.decodeImage, encodePng and encodeJpeg work; TensorBoard and SavedModel need the package).`);
     return fallback;
   }
 }

@@ -2,12 +2,14 @@
  * What `require('@tensorflow/tfjs-node')` gives a cell where that package is not installed or does
  * not load: the kernel's own `tf` on the backend in use, plus the `tf.node` image functions that
  * notebooks use (decodeImage/decodePng/decodeJpeg with the JavaScript decoders, encodePng and
- * encodeJpeg). Other `tf.node` functions fail with a message that names them.
+ * encodeJpeg), and `file://` model URLs for save and load. Other `tf.node` functions fail with a
+ * message that names them.
  */
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import { decodeJs, sniffFormat } from '../../tl/decode';
 import { encodeJpeg, encodePng, tensorPixels } from '../../tl/pixels';
+import { registerFileUrls } from './fileIo';
 
 type Channels = 0 | 1 | 3 | 4;
 
@@ -93,5 +95,6 @@ export function makeTfNode(): Record<string, unknown> {
 
 /** The kernel's `tf` with `tf.node` added; a new object, so the kernel's own `tf` stays as it is. */
 export function tfjsNodeFallback(): Record<string, unknown> {
+  registerFileUrls();
   return Object.freeze({ ...(tf as unknown as Record<string, unknown>), node: Object.freeze(makeTfNode()) });
 }
