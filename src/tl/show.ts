@@ -160,7 +160,7 @@ export async function imageFolderBundle(data: ImageFolderData): Promise<MimeBund
   const rows: string[] = [];
   for (const [cls, files] of samplesByClass(data)) {
     const strip = await thumbnailStrip(files);
-    const img = strip ? `<img alt="" style="image-rendering:auto" src="data:image/png;base64,${strip}">` : '';
+    const img = strip ? `<img alt="" src="data:image/png;base64,${strip}">` : '';
     rows.push(`<tr><td>${escapeHtml(cls)}</td><td style="text-align:right">${data.counts[cls] ?? 0}</td><td>${img}</td></tr>`);
   }
   const caption = escapeHtml(text.split('\n')[0]);

@@ -97,7 +97,7 @@ test('an MNIST-style tfjs-node notebook defines and fits its model on the kernel
 });
 
 test("Deno's display protocol: Symbol.for('Jupyter.display'), Deno.jupyter.display and the html/md/svg templates", () => {
-  const r = run('deno-display.ipynb');
+  const r = run('deno-display.ipynb', {}, ['tslab-gradient.jpg']);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(rich(r.cells.get('symbol')!)[0].data, { 'text/html': ['<span class="badge">ok</span>'], 'text/plain': ['[ok]'] });
   assert.equal(text(rich(r.cells.get('templates')!)[0].data!['text/markdown']), '**3** items');
@@ -105,6 +105,9 @@ test("Deno's display protocol: Symbol.for('Jupyter.display'), Deno.jupyter.displ
   assert.match(text(svg.data!['image/svg+xml']), /^<svg /);
   assert.deepEqual(raw.data, { 'text/plain': ['raw bundle'] });
   assert.equal(text(last.data!['text/html']), '<b>last</b>');
+  const image = r.cells.get('image')!;
+  assert.match(streams(image), /keyed by Deno\.jupyter\.\$display: true/);
+  assert.deepEqual(Buffer.from(text(rich(image)[0].data!['image/jpeg']), 'base64'), readFileSync(path.join(fixtures, 'tslab-gradient.jpg')));
 });
 
 test('Deno APIs other than Deno.jupyter fail with their name; no global Deno is defined', () => {

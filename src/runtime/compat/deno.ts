@@ -6,6 +6,8 @@
  * libraries take one to mean they run on Deno.
  */
 import type { DisplayHandle, MimeBundle } from '../../common/display';
+import { readFileSync } from 'node:fs';
+import { sniffFormat } from '../../tl/decode';
 import { getOutputSink } from '../../tl/output';
 import { rawBundle } from './tslab';
 
@@ -36,8 +38,20 @@ function template(mime: string) {
   };
 }
 
+/** `Deno.jupyter.image(pathOrBytes)`: a PNG or JPEG file shown as an image. */
+function image(input: string | Uint8Array): object {
+  const bytes = typeof input === 'string' ? readFileSync(input) : input;
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('image() takes a file path or the bytes of a PNG or JPEG image');
+  const format = sniffFormat(bytes);
+  if (!format) throw new Error(`image(): ${typeof input === 'string' ? input : 'the bytes'} is not a PNG or JPEG image`);
+  return { [JUPYTER_DISPLAY]: (): MimeBundle => rawBundle(`image/${format}`, bytes) };
+}
+
 export interface DenoJupyter {
+  /** The symbol a value's display method is keyed by. */
+  $display: symbol;
   display(obj: unknown, options?: DenoDisplayOptions): Promise<void>;
+  image: typeof image;
   format(obj: unknown): Promise<MimeBundle>;
   html: ReturnType<typeof template>;
   md: ReturnType<typeof template>;
@@ -48,7 +62,9 @@ export function denoJupyter(toBundle: ToBundle): DenoJupyter {
   const byId = new Map<string, DisplayHandle>();
   const format = async (obj: unknown): Promise<MimeBundle> => (await toBundle(obj)) ?? { 'text/plain': 'undefined' };
   return {
+    $display: JUPYTER_DISPLAY,
     format,
+    image,
     async display(obj, options = {}) {
       const bundle = options.raw ? checkBundle(obj) : await format(obj);
       const id = options.display_id;

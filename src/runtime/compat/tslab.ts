@@ -127,6 +127,7 @@ export function createTslabModule(versions: { tslab: string; typescript: string 
     md: jupyter.md,
     svg: jupyter.svg,
     format: jupyter.format,
+    image: jupyter.image,
     jupyter,
   };
 }
