@@ -1,5 +1,6 @@
 /** Reading and writing .ipynb (nbformat 4.5) for the headless runner. */
 import { randomBytes } from 'node:crypto';
+import { cellKernelLanguage, notebookKernelLanguage } from '../common/notebookKind';
 import type { CellError } from '../common/protocol';
 
 export type MultilineString = string | string[];
@@ -60,12 +61,16 @@ export function parseNotebook(text: string, name: string): Notebook {
 }
 
 export function notebookLanguage(nb: Notebook): string {
-  return nb.metadata?.language_info?.name ?? nb.metadata?.kernelspec?.language ?? 'javascript';
+  return notebookKernelLanguage(nb.metadata) ?? nb.metadata?.language_info?.name ?? nb.metadata?.kernelspec?.language ?? 'javascript';
 }
 
-/** VS Code keeps a cell's language in metadata.vscode.languageId when it differs from the notebook's. */
+/**
+ * VS Code keeps a cell's language in metadata.vscode.languageId when it differs from the notebook's.
+ * In a TypeScript notebook (tslab, Deno) JavaScript cells compile as TypeScript, as in VS Code.
+ */
 export function cellLanguage(nb: Notebook, cell: NbCell): string {
-  return cell.metadata?.vscode?.languageId ?? notebookLanguage(nb);
+  const lang = cell.metadata?.vscode?.languageId ?? notebookLanguage(nb);
+  return lang === 'javascript' || lang === 'typescript' ? cellKernelLanguage(lang, notebookKernelLanguage(nb.metadata)) : lang;
 }
 
 export function errorOutput(err: CellError): NbOutput {

@@ -164,3 +164,15 @@ test('tensors show shape, dtype and a preview; tl.show draws an image tensor; an
   for (const c of ['5', '6', '7', '8', '9']) assert.match(html, new RegExp(`<tr><td>${c}</td><td style="text-align:right">40</td><td><img alt="" [^>]*src="data:image/png;base64,`));
   assert.match(text(folder['text/plain']), /5 classes, 200 training samples/);
 });
+
+test('in a TypeScript notebook, a cell marked JavaScript still compiles as TypeScript (kernelspec tslab alone says so)', () => {
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 4,
+    metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript' } },
+    cells: [{ cell_type: 'code', id: 'c0', metadata: { vscode: { languageId: 'javascript' } }, source: 'const typed: number = 3;\ntyped', outputs: [], execution_count: null }],
+  };
+  const r = run(nb);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(text(rich(r.cells.get('c0')!)[0].data!['text/plain']), '3');
+});
