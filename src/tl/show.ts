@@ -124,6 +124,8 @@ export function isImageFolderData(v: unknown): v is ImageFolderData {
 
 const THUMBS_PER_CLASS = 6;
 const THUMB_SIZE = 48;
+/** Thumbnails are decoded for this many classes at most: a 1000-class folder stays quick to show. */
+const MAX_CLASS_ROWS = 40;
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -158,11 +160,13 @@ export async function imageFolderBundle(data: ImageFolderData): Promise<MimeBund
   const own = (data as unknown as Record<symbol, (() => MimeBundle) | undefined>)[DISPLAY_SYMBOL];
   const text = own ? String(own.call(data)[TEXT_PLAIN] ?? '') : `${data.dir}: ${data.classes.length} classes`;
   const rows: string[] = [];
-  for (const [cls, files] of samplesByClass(data)) {
+  const byClass = [...samplesByClass(data)];
+  for (const [cls, files] of byClass.slice(0, MAX_CLASS_ROWS)) {
     const strip = await thumbnailStrip(files);
     const img = strip ? `<img alt="" src="data:image/png;base64,${strip}">` : '';
     rows.push(`<tr><td>${escapeHtml(cls)}</td><td style="text-align:right">${data.counts[cls] ?? 0}</td><td>${img}</td></tr>`);
   }
+  if (byClass.length > MAX_CLASS_ROWS) rows.push(`<tr><td colspan="3">… ${byClass.length - MAX_CLASS_ROWS} more classes (all are listed in the text view)</td></tr>`);
   const caption = escapeHtml(text.split('\n')[0]);
   const html = `<table><caption style="text-align:left">${caption}</caption><thead><tr><th>class</th><th>images</th><th>samples</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   return { 'text/html': html, [TEXT_PLAIN]: text };
