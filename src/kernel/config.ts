@@ -29,7 +29,15 @@ export function kernelOptions(context: vscode.ExtensionContext, notebook: vscode
     backendRequestedBy: fromMeta ? 'notebook metadata' : fromSetting !== 'auto' ? 'setting transferLab.backend' : 'auto',
     tfjsNodeGpuPaths: [...(gpuPath ? [gpuPath] : []), notebookDir, ...workspaceFolders, path.join(globalStorage, 'node_modules')],
     cacheDir: config.get<string>('modelCache', '').trim() || path.join(globalStorage, 'cache'),
+    env: modelBudgetEnv(config),
   };
+}
+
+/** transferLab.maxModelSizeMB as the kernel process reads it (the tl core never reads settings). */
+export function modelBudgetEnv(config: { get<T>(key: string, fallback: T): T }): Record<string, string> {
+  const mb = config.get<number>('maxModelSizeMB', 2048);
+  if (typeof mb !== 'number' || !Number.isFinite(mb) || mb <= 0) return {};
+  return { TRANSFER_LAB_MAX_MODEL_BYTES: String(Math.round(mb * 1024 * 1024)) };
 }
 
 export function interruptTimeoutMs(): number {

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { getMeta, setMeta, type ModelMeta, type Preprocessing } from './meta';
+import { getMeta, setMeta, imageSizeProblem, type ModelMeta, type Preprocessing } from './meta';
 import { findZooEntry, zooNames, type ZooEntry } from './zoo';
 import { closeMatches } from './inspect';
 import { getOutputSink } from './output';
@@ -20,6 +20,11 @@ import { isOnnxPath, loadOnnx, type OnnxLoadOptions } from './onnx/load';
 import type { FeatureExtractor } from './onnx/extractor';
 import type { DisplayHandle } from '../common/display';
 import { TEXT_PLAIN } from '../common/mime';
+import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
+import { sizeManifest, checkGroupData, type SizedGroup, type SizedManifest } from './safety/manifest';
+import { readLocalWeights, readModelFile } from './safety/weightFiles';
+import { withBuildGuard } from './safety/buildGuard';
+import { declaredLength, openUrl, readBody, resolveLimits, sameOriginWeightUrl, type DownloadLimits } from './safety/http';
 
 export type AnyModel = tf.LayersModel | tf.GraphModel;
 
@@ -40,6 +45,13 @@ export interface LoadOptions {
   onnx?: OnnxLoadOptions;
   /** Download again even when a verified copy is cached. */
   force?: boolean;
+  /**
+   * The most bytes a model may make the loader read, download or allocate for weights. Default: the
+   * transferLab.maxModelSizeMB setting (TRANSFER_LAB_MAX_MODEL_BYTES), else 2 GiB.
+   */
+  maxBytes?: number;
+  /** Timeouts and the slowest accepted speed of downloads. */
+  download?: DownloadLimits;
 }
 
 /** The name of the metadata file written beside model.json by tl.save(). */
@@ -184,40 +196,6 @@ export function detectFormat(json: unknown, where: string): 'layers' | 'graph' {
   );
 }
 
-function checkManifest(json: ModelJSON, where: string): tf.io.WeightsManifestConfig {
-  const m = (json as { weightsManifest?: unknown }).weightsManifest;
-  if (m == null) return [];
-  if (!Array.isArray(m)) throw new Error(`${where}: "weightsManifest" must be an array.`);
-  m.forEach((g: unknown, i) => {
-    const group = g as { paths?: unknown; weights?: unknown };
-    if (
-      typeof g !== 'object' ||
-      g === null ||
-      !Array.isArray(group.paths) ||
-      !group.paths.every((p) => typeof p === 'string') ||
-      !Array.isArray(group.weights)
-    ) {
-      throw new Error(`${where}: weightsManifest[${i}] needs "paths" (file names) and "weights".`);
-    }
-  });
-  return m as tf.io.WeightsManifestConfig;
-}
-
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, float16: 2, uint16: 2 };
-
-/** Bytes a weight group needs, or undefined when a weight's size cannot be known (string tensors). */
-export function groupBytes(weights: ManifestEntry[]): number | undefined {
-  let total = 0;
-  for (const w of weights) {
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    const dtype = w.quantization ? w.quantization.dtype : w.dtype;
-    const bytes = DTYPE_BYTES[dtype];
-    if (bytes === undefined) return undefined;
-    total += n * bytes;
-  }
-  return total;
-}
-
 function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
@@ -234,55 +212,34 @@ interface ReadResult {
   artifacts: tf.io.ModelArtifacts;
   format: 'layers' | 'graph';
   json: ModelJSON;
+  /** Bytes the weights take as tensors. */
+  decodedBytes: number;
 }
 
-/** Reads model.json and its weight files; checks every file exists and each group's byte count. */
-export async function readModelArtifacts(modelJsonPath: string): Promise<ReadResult> {
-  let text: string;
-  try {
-    text = await fsp.readFile(modelJsonPath, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `No model file at ${modelJsonPath}.` : `Cannot read ${modelJsonPath}: ${errMsg(e)}`);
-  }
-  const json = parseJson(text, modelJsonPath) as ModelJSON;
-  const format = detectFormat(json, modelJsonPath);
-  const manifest = checkManifest(json, modelJsonPath);
-  const dir = path.dirname(modelJsonPath);
+/** model.json files larger than this are not models (MobileNet's is 100 KiB, big graph models a few MiB). */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+/** Reads and checks model.json: JSON, format and a sized weightsManifest within the budget. */
+function parseModelJson(text: string, where: string, maxBytes: number): { json: ModelJSON; format: 'layers' | 'graph'; manifest: SizedManifest } {
+  const json = parseJson(text, where) as ModelJSON;
+  const format = detectFormat(json, where);
+  const manifest = sizeManifest(json, where, maxBytes);
+  return { json, format, manifest };
+}
+
+/**
+ * Reads model.json and its weight files. Weight files must be regular files inside model.json's
+ * folder, and each group's bytes must be exactly what its weights take; nothing is read past the
+ * budget (`maxBytes`).
+ */
+export async function readModelArtifacts(modelJsonPath: string, maxBytes = maxModelBytes()): Promise<ReadResult> {
+  const text = await readModelFile(modelJsonPath, MAX_MODEL_JSON_BYTES, 'No model file at');
+  const { json, format, manifest } = parseModelJson(text, modelJsonPath, maxBytes);
   const artifacts = await tf.io.getModelArtifactsForJSON(json, async () => {
-    const specs: ManifestEntry[] = [];
-    const parts: Buffer[] = [];
-    for (const group of manifest) {
-      const groupParts: Buffer[] = [];
-      const files: string[] = [];
-      for (const p of group.paths) {
-        const file = path.resolve(dir, p);
-        files.push(file);
-        try {
-          groupParts.push(await fsp.readFile(file));
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          throw new Error(
-            code === 'ENOENT'
-              ? `Weight file ${file} is missing (listed in ${modelJsonPath}).`
-              : `Cannot read weight file ${file}: ${errMsg(e)}`,
-          );
-        }
-      }
-      const have = groupParts.reduce((a, b) => a + b.length, 0);
-      const need = groupBytes(group.weights);
-      if (need !== undefined && have !== need) {
-        throw new Error(
-          `Weight file${files.length > 1 ? 's' : ''} ${files.join(', ')} hold${files.length > 1 ? '' : 's'} ${have} bytes, ` +
-            `but ${modelJsonPath} lists weights of ${need} bytes: the file is truncated or does not belong to this model.`,
-        );
-      }
-      specs.push(...group.weights);
-      parts.push(...groupParts);
-    }
-    return [specs, toArrayBuffer(parts)];
+    const { parts } = await readLocalWeights(modelJsonPath, manifest.groups, maxBytes);
+    return [manifest.groups.flatMap((g) => g.weights), toArrayBuffer(parts)];
   });
-  return { artifacts, format, json };
+  return { artifacts, format, json, decodedBytes: manifest.decodedBytes };
 }
 
 function toArrayBuffer(parts: Buffer[]): ArrayBuffer {
@@ -296,11 +253,17 @@ function toArrayBuffer(parts: Buffer[]): ArrayBuffer {
   return out.buffer;
 }
 
-async function modelFromArtifacts(r: ReadResult, where: string): Promise<AnyModel> {
+async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
+  // In strict loading every weight a layer creates must be in the manifest, so the manifest's size
+  // bounds what building may allocate; a model without weights may use the whole budget.
+  const hasWeights = (r.artifacts.weightSpecs?.length ?? 0) > 0;
+  const limit = hasWeights ? Math.min(r.decodedBytes, maxBytes) : maxBytes;
+  const why = hasWeights && r.decodedBytes <= maxBytes ? `the ${formatBytes(r.decodedBytes)} of weights its weightsManifest lists` : budgetHint(maxBytes);
   try {
-    return r.format === 'graph' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
+    return r.format === 'graph' ? await tf.loadGraphModel(handler) : await withBuildGuard(where, limit, why, () => tf.loadLayersModel(handler));
   } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${where}: layer `)) throw e;
     throw new Error(`Could not build the ${r.format} model from ${where}: ${errMsg(e)}`);
   }
 }
@@ -328,10 +291,9 @@ function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
   }
   if (r.inputSize !== undefined) {
     const s = r.inputSize;
-    if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && (v as number) > 0)) {
-      throw new Error(`${where}: "inputSize" must be [height, width] in pixels.`);
-    }
-    out.inputSize = [s[0] as number, s[1] as number];
+    const problem = imageSizeProblem(s);
+    if (problem) throw new Error(`${where}: "inputSize" ${problem}.`);
+    out.inputSize = [(s as number[])[0], (s as number[])[1]];
   }
   if (r.preprocessing !== undefined) {
     const p = r.preprocessing as Record<string, unknown> | null;
@@ -351,6 +313,8 @@ function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
   return out;
 }
 
+const MAX_META_BYTES = 1024 * 1024;
+
 /** Metadata saved with a model: transfer-lab.json beside model.json wins over userDefinedMetadata. */
 async function readSavedMeta(modelJsonPath: string, json: ModelJSON): Promise<Partial<ModelMeta>> {
   // model.json's own copy first: it is written in the same atomic step as the model it describes.
@@ -358,18 +322,19 @@ async function readSavedMeta(modelJsonPath: string, json: ModelJSON): Promise<Pa
   const udm = (json as { userDefinedMetadata?: Record<string, unknown> }).userDefinedMetadata;
   if (udm?.[META_KEY] != null) return parseMeta(udm[META_KEY], `${modelJsonPath} (userDefinedMetadata.${META_KEY})`);
   const side = path.join(path.dirname(modelJsonPath), META_FILE);
-  if (isFile(side)) {
-    const text = await fsp.readFile(side, 'utf8');
-    return parseMeta(parseJson(text, side), side);
-  }
-  return {};
+  // Read like a weight file: a link to a file outside the folder must not put that file's text in an error.
+  const text = await readModelFile(side, MAX_META_BYTES, undefined);
+  return text === undefined ? {} : parseMeta(parseJson(text, side), side);
 }
 
 /** [height, width] of a 4-D image input, when the model has exactly such an input. */
 function inferInputSize(model: AnyModel): [number, number] | undefined {
   const shape = model.inputs[0]?.shape;
   if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && shape[1] > 0 && shape[2] > 0) {
-    return [shape[1], shape[2]];
+    const size: [number, number] = [shape[1], shape[2]];
+    const problem = imageSizeProblem(size);
+    if (problem) throw new Error(`the model's image input ${problem}.`);
+    return size;
   }
   return undefined;
 }
@@ -388,11 +353,18 @@ function resolveModelJson(p: string): string {
 async function loadFromFile(
   modelJsonPath: string,
   base: Pick<ModelMeta, 'name' | 'source'> & Partial<ModelMeta>,
+  maxBytes: number,
 ): Promise<AnyModel> {
-  const r = await readModelArtifacts(modelJsonPath);
-  const model = await modelFromArtifacts(r, modelJsonPath);
+  const r = await readModelArtifacts(modelJsonPath, maxBytes);
   const saved = await readSavedMeta(modelJsonPath, r.json);
-  const inputSize = saved.inputSize ?? base.inputSize ?? inferInputSize(model);
+  const model = await modelFromArtifacts(r, modelJsonPath, maxBytes);
+  let inputSize: [number, number] | undefined;
+  try {
+    inputSize = saved.inputSize ?? base.inputSize ?? inferInputSize(model);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${modelJsonPath}: ${(e as Error).message}`);
+  }
   // Without saved metadata the pixel range is unknown, so preprocessing stays unset rather than guessed.
   const preprocessing = saved.preprocessing ?? base.preprocessing;
   const meta: ModelMeta = {
@@ -407,16 +379,19 @@ async function loadFromFile(
   };
   setMeta(model, meta);
   if (saved.featureLayer && model instanceof tf.LayersModel) {
-    if (!model.layers.some((l) => l.name === saved.featureLayer)) throw new Error(`${modelJsonPath}: metadata names feature layer "${saved.featureLayer}", which the model does not have.`);
+    if (!model.layers.some((l) => l.name === saved.featureLayer)) {
+      model.dispose();
+      throw new Error(`${modelJsonPath}: metadata names feature layer ${JSON.stringify(saved.featureLayer)}, which the model does not have.`);
+    }
     setFeatureLayerHint(model, saved.featureLayer);
   }
   return model;
 }
 
 /** Loads a layers model saved by tl.save() (or any layers-format folder), restoring its metadata. */
-export async function loadLayersFromDir(dirOrModelJson: string): Promise<tf.LayersModel> {
+export async function loadLayersFromDir(dirOrModelJson: string, opts: Pick<LoadOptions, 'maxBytes'> = {}): Promise<tf.LayersModel> {
   const file = resolveModelJson(path.resolve(dirOrModelJson));
-  const model = await loadFromFile(file, { name: path.basename(path.dirname(file)), source: 'file' });
+  const model = await loadFromFile(file, { name: path.basename(path.dirname(file)), source: 'file' }, maxModelBytes(opts.maxBytes));
   if (!isLayersModel(model)) {
     model.dispose();
     throw new Error(`${file} holds a graph model; loadLayersFromDir() needs a layers model.`);
@@ -454,14 +429,6 @@ export function modelJsonUrl(url: string): string {
   return u.toString();
 }
 
-/** Weight URL as tfjs's http loader builds it: relative to model.json, keeping model.json's query. */
-function weightUrl(p: string, modelUrl: string): string {
-  const base = new URL(modelUrl);
-  const u = new URL(p, base);
-  if (!u.search && base.search) u.search = base.search;
-  return u.toString();
-}
-
 function tmpName(dest: string): string {
   return `${dest}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
 }
@@ -478,63 +445,34 @@ export async function writeFileAtomic(dest: string, data: string | Uint8Array): 
   }
 }
 
-async function httpGet(url: string): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow' });
-  } catch (e) {
-    const cause = (e as { cause?: unknown }).cause;
-    throw new Error(`Could not download ${url}: ${errMsg(cause ?? e)}`);
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new Error(`Could not download ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
-  }
-  return res;
+interface DownloadContext {
+  onProgress: LoadOptions['onProgress'];
+  limits: Required<DownloadLimits>;
 }
 
-function declaredLength(res: Response): number | undefined {
-  // With a content-encoding the header counts compressed bytes, not what the body stream yields.
-  const enc = res.headers.get('content-encoding');
-  if (enc && enc !== 'identity') return undefined;
-  const len = res.headers.get('content-length');
-  const n = len == null ? NaN : Number(len);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
+/** What a download may be: its size limit and the reason for it, for the error. */
+interface SizeLimit {
+  bytes: number;
+  why: string;
 }
 
-async function download(
-  url: string,
-  dest: string,
-  file: string,
-  onProgress: LoadOptions['onProgress'],
-  expected?: number,
-): Promise<number> {
-  const res = await httpGet(url);
-  const total = declaredLength(res) ?? expected;
+/** Downloads `url` into `dest` (atomically), bounded in time and size. Returns its byte count. */
+async function download(url: string, dest: string, file: string, ctx: DownloadContext, limit: SizeLimit, expected?: number): Promise<number> {
+  const open = await openUrl(url, ctx.limits);
+  const total = declaredLength(open.res) ?? expected;
   const tmp = tmpName(dest);
   const fh = await fsp.open(tmp, 'w');
-  let loaded = 0;
   try {
-    onProgress?.({ loaded, total, file });
-    if (res.body) {
-      const reader = res.body.getReader();
-      const next = () =>
-        reader.read().catch((e: unknown) => {
-          const cause = (e as { cause?: unknown }).cause;
-          throw new Error(`Download of ${url} broke off after ${loaded} bytes: ${errMsg(cause ?? e)}`);
-        });
-      for (;;) {
-        const chunk = await next();
-        if (chunk.done) break;
-        await fh.write(chunk.value);
-        loaded += chunk.value.length;
-        onProgress?.({ loaded, total, file });
-      }
-    }
-    const declared = declaredLength(res);
-    if (declared !== undefined && loaded !== declared) {
-      throw new Error(`Download of ${url} is truncated: received ${loaded} of ${declared} bytes.`);
-    }
+    ctx.onProgress?.({ loaded: 0, total, file });
+    const loaded = await readBody(url, open, {
+      maxBytes: limit.bytes,
+      maxWhy: limit.why,
+      limits: ctx.limits,
+      onChunk: async (chunk, n) => {
+        await fh.write(chunk);
+        ctx.onProgress?.({ loaded: n, total, file });
+      },
+    });
     await fh.close();
     await fsp.rename(tmp, dest);
     return loaded;
@@ -542,6 +480,40 @@ async function download(
     await fh.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true });
     throw e;
+  }
+}
+
+/** model.json from `url`, bounded like any download. */
+async function downloadText(url: string, ctx: DownloadContext, limit: SizeLimit): Promise<string> {
+  const open = await openUrl(url, ctx.limits);
+  const chunks: Uint8Array[] = [];
+  await readBody(url, open, { maxBytes: limit.bytes, maxWhy: limit.why, limits: ctx.limits, onChunk: (c) => void chunks.push(c) });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes staging folders of `dir` left by processes that died mid-download (killed kernels). */
+async function removeStaleStaging(dir: string): Promise<void> {
+  const parent = path.dirname(dir);
+  const base = path.basename(dir);
+  let names: string[];
+  try {
+    names = await fsp.readdir(parent);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = n.startsWith(`${base}.`) ? /^\.(?:partial|old)-(\d+)-[0-9a-f]+$/.exec(n.slice(base.length)) : null;
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    await fsp.rm(path.join(parent, n), { recursive: true, force: true });
   }
 }
 
@@ -612,7 +584,7 @@ export async function downloadModel(
   const local = path.join(dir, 'model.json');
   if (!opts.force && isFile(local)) {
     try {
-      await readModelArtifacts(local);
+      await readModelArtifacts(local, maxModelBytes(opts.maxBytes));
       return local;
     } catch {
       // A damaged cache entry is downloaded again below.
@@ -620,6 +592,7 @@ export async function downloadModel(
   }
   // Downloaded into a staging folder beside the cache entry and swapped in when complete: a failed
   // (forced) download leaves what was cached before untouched.
+  await removeStaleStaging(dir);
   const stage = `${dir}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
   await fsp.mkdir(stage, { recursive: true });
   try {
@@ -637,60 +610,74 @@ export async function downloadModel(
 }
 
 async function fetchInto(dir: string, jsonUrl: string, opts: LoadOptions & { known?: ZooEntry['files'] }): Promise<void> {
-  const local = path.join(dir, 'model.json');
-  const res = await httpGet(jsonUrl);
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (e) {
-    throw new Error(`Could not download ${jsonUrl}: ${errMsg(e)}`);
-  }
+  const maxBytes = maxModelBytes(opts.maxBytes);
+  const ctx: DownloadContext = { onProgress: opts.onProgress, limits: resolveLimits(opts.download) };
+  const text = await downloadText(jsonUrl, ctx, { bytes: MAX_MODEL_JSON_BYTES, why: `the ${formatBytes(MAX_MODEL_JSON_BYTES)} a model.json may have` });
   opts.onProgress?.({ loaded: Buffer.byteLength(text), total: Buffer.byteLength(text), file: 'model.json' });
-  const json = parseJson(text, jsonUrl) as ModelJSON;
-  detectFormat(json, jsonUrl);
-  const manifest = checkManifest(json, jsonUrl);
+  const { json, manifest } = parseModelJson(text, jsonUrl, maxBytes);
   const knownJson = opts.known?.['model.json'];
   if (knownJson?.sha256 && crypto.createHash('sha256').update(text).digest('hex') !== knownJson.sha256) {
     throw new Error(`${jsonUrl} does not match its known SHA-256: the download is corrupt or the file has changed.`);
   }
+  // Every weight URL is checked before the first is fetched: one on another site fails the whole load.
+  const urls = manifest.groups.map((g) => g.paths.map((p, i) => sameOriginWeightUrl(p, jsonUrl, `${jsonUrl}: weightsManifest[${g.index}].paths[${i}]`)));
 
   const used = new Set<string>(['model.json', META_FILE, 'source.json']);
   const localManifest: tf.io.WeightsManifestConfig = [];
-  for (const [gi, group] of manifest.entries()) {
+  let total = 0;
+  for (const group of manifest.groups) {
     const localPaths: string[] = [];
     let have = 0;
-    const urls: string[] = [];
     for (const [pi, p] of group.paths.entries()) {
-      const remote = weightUrl(p, jsonUrl);
-      urls.push(remote);
-      let name = path.posix.basename(new URL(remote).pathname).replace(/[^a-zA-Z0-9._-]+/g, '_') || `group${gi + 1}-shard${pi + 1}`;
-      if (!name.endsWith('.bin') && !/\.[a-z0-9]+$/i.test(name)) name += '.bin';
-      while (used.has(name)) name = `${gi + 1}_${pi + 1}_${name}`;
-      used.add(name);
-      const need = group.paths.length === 1 ? groupBytes(group.weights) : undefined;
+      const remote = urls[group.index][pi];
+      const name = localWeightName(remote, group.index, pi, used);
       const dest = path.join(dir, name);
-      have += await download(remote, dest, p, opts.onProgress, need);
-      const known = opts.known?.[p];
-      if (known?.bytes !== undefined && known.bytes !== (await fsp.stat(dest)).size) {
-        throw new Error(`${remote} has ${(await fsp.stat(dest)).size} bytes, expected ${known.bytes}.`);
-      }
-      if (known?.sha256 && (await sha256File(dest)) !== known.sha256) {
-        throw new Error(`${remote} does not match its known SHA-256: the download is corrupt.`);
-      }
+      const limit: SizeLimit =
+        group.stringValues === 0
+          ? { bytes: group.fixedBytes - have, why: `the ${group.fixedBytes} bytes weightsManifest[${group.index}] lists` }
+          : { bytes: maxBytes - total - have, why: budgetHint(maxBytes) };
+      have += await download(remote, dest, p, ctx, limit, group.paths.length === 1 && group.stringValues === 0 ? group.fixedBytes : undefined);
+      await checkKnownFile(remote, dest, opts.known?.[p]);
       localPaths.push(name);
     }
-    const need = groupBytes(group.weights);
-    if (need !== undefined && have !== need) {
-      throw new Error(
-        `Weight file${urls.length > 1 ? 's' : ''} ${urls.join(', ')} gave ${have} bytes, but ${jsonUrl} lists weights of ` +
-          `${need} bytes: the download is truncated or the files do not belong to this model.`,
-      );
-    }
-    localManifest.push({ ...group, paths: localPaths });
+    await checkDownloadedGroup(group, have, localPaths.map((n) => path.join(dir, n)), urls[group.index], jsonUrl);
+    total += have;
+    localManifest.push({ paths: localPaths, weights: group.weights });
   }
   const localJson = { ...json, weightsManifest: localManifest };
   await writeFileAtomic(path.join(dir, 'source.json'), JSON.stringify({ url: jsonUrl, fetchedAt: new Date().toISOString() }, null, 2));
-  await writeFileAtomic(local, JSON.stringify(localJson));
+  await writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(localJson));
+}
+
+/** A safe local file name for a downloaded weight file, unique in the folder. */
+function localWeightName(remote: string, gi: number, pi: number, used: Set<string>): string {
+  let name = path.posix.basename(new URL(remote).pathname).replace(/[^a-zA-Z0-9._-]+/g, '_').replace(/^\.+/, '') || `group${gi + 1}-shard${pi + 1}`;
+  if (!name.endsWith('.bin') && !/\.[a-z0-9]+$/i.test(name)) name += '.bin';
+  while (used.has(name)) name = `${gi + 1}_${pi + 1}_${name}`;
+  used.add(name);
+  return name;
+}
+
+async function checkKnownFile(remote: string, dest: string, known: { bytes?: number; sha256?: string } | undefined): Promise<void> {
+  if (!known) return;
+  const size = (await fsp.stat(dest)).size;
+  if (known.bytes !== undefined && known.bytes !== size) throw new Error(`${remote} has ${size} bytes, expected ${known.bytes}.`);
+  if (known.sha256 && (await sha256File(dest)) !== known.sha256) throw new Error(`${remote} does not match its known SHA-256: the download is corrupt.`);
+}
+
+/** The downloaded bytes of a group must be exactly what its weights take. */
+async function checkDownloadedGroup(group: SizedGroup, have: number, files: string[], urls: string[], jsonUrl: string): Promise<void> {
+  if (group.stringValues > 0) {
+    const data = Buffer.concat(await Promise.all(files.map((f) => fsp.readFile(f))));
+    checkGroupData(group, data, jsonUrl, urls);
+    return;
+  }
+  if (have !== group.fixedBytes) {
+    throw new Error(
+      `Weight file${urls.length > 1 ? 's' : ''} ${urls.join(', ')} gave ${have} bytes, but ${jsonUrl} lists weights of ` +
+        `${group.fixedBytes} bytes: the download is truncated or the files do not belong to this model.`,
+    );
+  }
 }
 
 // --- tl.load
@@ -708,29 +695,30 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
     throw new Error('tl.load(source): source must be a model name, a path to model.json or an http(s) URL.');
   }
   const s = source.trim();
+  const maxBytes = maxModelBytes(opts.maxBytes);
 
   // An .onnx file is a frozen feature extractor run by ONNX Runtime (a TF.js head trains on its output).
-  if (isOnnxPath(s) && !/^https?:\/\//i.test(s)) return loadOnnx(path.resolve(s), opts.onnx);
+  if (isOnnxPath(s) && !/^https?:\/\//i.test(s)) return loadOnnx(path.resolve(s), { maxBytes, ...opts.onnx });
 
   if (/^https?:\/\//i.test(s)) {
     const file = await downloadModel(s, opts);
-    return loadFromFile(file, { name: s, source: 'url' });
+    return loadFromFile(file, { name: s, source: 'url' }, maxBytes);
   }
   if (/^file:\/\//i.test(s)) {
     const p = fileURLToPath(s);
-    return loadFromFile(resolveModelJson(p), { name: p, source: 'file' });
+    return loadFromFile(resolveModelJson(p), { name: p, source: 'file' }, maxBytes);
   }
 
   const looksLikePath = /[\\/]/.test(s) || /\.json$/i.test(s) || s.startsWith('.');
   if (looksLikePath) {
     const p = path.resolve(s);
     if (!fs.existsSync(p)) throw new Error(`No model at ${p} (looked for a model.json file or a folder holding one).`);
-    return loadFromFile(resolveModelJson(p), { name: s, source: 'file' });
+    return loadFromFile(resolveModelJson(p), { name: s, source: 'file' }, maxBytes);
   }
 
   const bundledDir = bundledModelsDir();
   if (bundledDir && isFile(path.join(bundledDir, s, 'model.json'))) {
-    return loadFromFile(path.join(bundledDir, s, 'model.json'), { name: s, source: 'bundled' });
+    return loadFromFile(path.join(bundledDir, s, 'model.json'), { name: s, source: 'bundled' }, maxBytes);
   }
 
   const entry = findZooEntry(s);
@@ -741,7 +729,7 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
       source: 'zoo',
       inputSize: entry.inputSize,
       preprocessing: entry.preprocessing,
-    });
+    }, maxBytes);
     // The zoo knows the pixel range and input size better than anything stored with the files.
     const meta = getMeta(model);
     if (meta) setMeta(model, { ...meta, inputSize: entry.inputSize, preprocessing: entry.preprocessing });
@@ -749,7 +737,7 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
     return model;
   }
 
-  if (fs.existsSync(s)) return loadFromFile(resolveModelJson(path.resolve(s)), { name: s, source: 'file' });
+  if (fs.existsSync(s)) return loadFromFile(resolveModelJson(path.resolve(s)), { name: s, source: 'file' }, maxBytes);
 
   const known = [...bundledNames(), ...zooNames()];
   const close = closeMatches(s, known);
