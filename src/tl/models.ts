@@ -24,6 +24,7 @@ import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
 import { sizeManifest, checkGroupData, type SizedGroup, type SizedManifest } from './safety/manifest';
 import { readLocalWeights, readModelFile } from './safety/weightFiles';
 import { withBuildGuard } from './safety/buildGuard';
+import { checkGraphTopology } from './safety/topology';
 import { declaredLength, openUrl, readBody, resolveLimits, sameOriginWeightUrl, type DownloadLimits } from './safety/http';
 
 export type AnyModel = tf.LayersModel | tf.GraphModel;
@@ -224,6 +225,10 @@ function parseModelJson(text: string, where: string, maxBytes: number): { json: 
   const json = parseJson(text, where) as ModelJSON;
   const format = detectFormat(json, where);
   const manifest = sizeManifest(json, where, maxBytes);
+  if (format === 'graph') {
+    if (!Array.isArray((json as { weightsManifest?: unknown }).weightsManifest)) throw new Error(`${where}: a graph model needs a "weightsManifest" (its constants are weights).`);
+    checkGraphTopology(json.modelTopology, where);
+  }
   return { json, format, manifest };
 }
 
@@ -261,11 +266,27 @@ async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number
   const limit = hasWeights ? Math.min(r.decodedBytes, maxBytes) : maxBytes;
   const why = hasWeights && r.decodedBytes <= maxBytes ? `the ${formatBytes(r.decodedBytes)} of weights its weightsManifest lists` : budgetHint(maxBytes);
   try {
-    return r.format === 'graph' ? await tf.loadGraphModel(handler) : await withBuildGuard(where, limit, why, () => tf.loadLayersModel(handler));
+    return r.format === 'graph' ? graphFromArtifacts(r.artifacts) : await withBuildGuard(where, limit, why, () => tf.loadLayersModel(handler));
   } catch (e) {
     if (e instanceof Error && e.message.startsWith(`${where}: layer `)) throw e;
     throw new Error(`Could not build the ${r.format} model from ${where}: ${errMsg(e)}`);
   }
+}
+
+/**
+ * What tf.loadGraphModel does with a handler, but with the decoded weights disposed when the graph
+ * cannot be built (TF.js leaves them allocated).
+ */
+function graphFromArtifacts(artifacts: tf.io.ModelArtifacts): tf.GraphModel {
+  const model = new tf.GraphModel({ load: async () => artifacts });
+  const weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), artifacts.weightSpecs ?? []);
+  try {
+    (model as unknown as { loadWithWeightMap(a: tf.io.ModelArtifacts, w: tf.NamedTensorMap): boolean }).loadWithWeightMap(artifacts, weights);
+  } catch (e) {
+    tf.dispose(Object.values(weights));
+    throw e;
+  }
+  return model;
 }
 
 // --- metadata read from files (untrusted: checked field by field)

@@ -66,7 +66,9 @@ export function withPath(p: string): (json: Record<string, any>) => void {
 
 /** True when any weight of `model` holds the sentinel's bytes (a part of them is enough). */
 export function holdsSentinel(model: { getWeights?: () => tf.Tensor[]; weights?: unknown }): boolean {
-  const tensors: tf.Tensor[] = typeof model.getWeights === 'function' ? model.getWeights() : Object.values((model as unknown as { weights: Record<string, tf.Tensor> }).weights ?? {});
+  // A layers model lists its weights; a graph model maps names to lists of tensors.
+  const tensors: tf.Tensor[] =
+    typeof model.getWeights === 'function' ? model.getWeights() : Object.values((model as unknown as { weights: Record<string, tf.Tensor[]> }).weights ?? {}).flat();
   const probe = SENTINEL.subarray(0, 8);
   return tensors.some((t) => {
     if (t.dtype === 'string') return (t.dataSync() as unknown as Uint8Array[]).some((b) => Buffer.from(b).includes(probe));

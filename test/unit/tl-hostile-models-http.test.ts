@@ -81,6 +81,8 @@ interface Case {
   /** Paths that must not have been requested (on either server). */
   notFetched?: string[];
   opts?: LoadOptions;
+  /** Time limit; default 5 s. */
+  limitMs?: number;
 }
 
 const outcomes: { name: string; clear: boolean; ms: number }[] = [];
@@ -98,11 +100,12 @@ async function refused(c: Case): Promise<void> {
   );
   const ms = performance.now() - t0;
   const clean = !c.notFetched?.some((p) => main.hits.includes(p)) && other.hits.length === before;
-  outcomes.push({ name: c.name, clear: c.expect.test(message) && clean && ms < 5000, ms });
+  const limit = c.limitMs ?? 5000;
+  outcomes.push({ name: c.name, clear: c.expect.test(message) && clean && ms < limit, ms });
   assert.match(message, c.expect, c.name);
   assert.equal(other.hits.length, before, `${c.name}: the other origin was contacted`);
   for (const p of c.notFetched ?? []) assert.ok(!main.hits.includes(p), `${c.name}: ${p} was fetched`);
-  assert.ok(ms < 5000, `${c.name}: ${ms} ms`);
+  assert.ok(ms < limit, `${c.name}: ${ms} ms`);
 }
 
 const path0 = /weightsManifest\[0\]\.paths\[0\]/;
@@ -186,6 +189,8 @@ const cases: Case[] = [
       return `${main.base}/endless-json/model.json`;
     },
     expect: /\/endless-json\/model\.json stopped: it is larger than the 64\.0 MiB a model\.json may have/,
+    // 64 MiB go through before the limit stops it: seconds on a busy machine.
+    limitMs: 20_000,
   },
   {
     name: 'manifest over the budget: no weight fetched',

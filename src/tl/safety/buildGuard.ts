@@ -53,18 +53,41 @@ function install(): void {
     }
     return original.call(this, name, shape, dtype, ...rest);
   };
+  // TF.js decodes the weights, then finds them not matching the layers (a name or dtype): the
+  // decoded tensors are then left allocated. Inside a guarded load they are disposed.
+  const model = tf.LayersModel.prototype as unknown as { loadWeights(w: tf.NamedTensorMap, strict?: boolean): void };
+  const loadWeights = model.loadWeights;
+  model.loadWeights = function (this: tf.LayersModel, weights, strict) {
+    try {
+      return loadWeights.call(this, weights, strict);
+    } catch (e) {
+      if (guards.length) tf.dispose(Object.values(weights));
+      throw e;
+    }
+  };
+}
+
+function variableNames(): Set<string> {
+  return new Set(Object.keys(tf.engine().state.registeredVariables));
 }
 
 /**
  * Runs `build` (which builds one layers model) with every weight a layer creates counted against
- * `maxBytes`. Nested and concurrent builds each count against the innermost guard.
+ * `maxBytes`. Nested and concurrent builds each count against the innermost guard. When the build
+ * fails (a weight refused here, or TF.js finding weights missing after building every layer), the
+ * variables it created are disposed: TF.js leaves them registered.
  */
 export async function withBuildGuard<T>(where: string, maxBytes: number, why: string, build: () => Promise<T>): Promise<T> {
   install();
   const g: Guard = { left: maxBytes, why, where };
+  const before = variableNames();
   guards.push(g);
   try {
     return await build();
+  } catch (e) {
+    const vars = tf.engine().state.registeredVariables;
+    for (const name of Object.keys(vars)) if (!before.has(name)) vars[name].dispose();
+    throw e;
   } finally {
     const i = guards.lastIndexOf(g);
     if (i >= 0) guards.splice(i, 1);

@@ -120,6 +120,9 @@ function sizeGroup(g: unknown, index: number, where: string, maxBytes: number): 
     stringValues += sized.strings;
     decoded += sized.decoded;
   });
+  if (group.paths.length === 0 && group.weights.length > 0) {
+    throw new Error(`${where}: weightsManifest[${index}] lists ${group.weights.length} weight${group.weights.length === 1 ? '' : 's'} but no files ("paths" is empty).`);
+  }
   return {
     index,
     paths: group.paths as string[],
