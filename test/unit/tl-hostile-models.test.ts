@@ -14,6 +14,8 @@ import { save } from '../../src/tl/export';
 import { getMeta, setMeta } from '../../src/tl/meta';
 import { predict } from '../../src/tl/evaluate';
 import { useCpu, writeGraphModel } from './tl-fixtures';
+import { modelBudgetEnv, MAX_MODEL_BYTES_ENV } from '../../src/common/modelBudget';
+import { maxModelBytes } from '../../src/tl/safety/budget';
 import { holdsSentinel, leaksOutside, playground, variant, withPath, WEIGHT_BYTES, type Playground } from './tl-hostile-fixtures';
 
 const isWindows = process.platform === 'win32';
@@ -239,6 +241,23 @@ test('predict names the metadata when inputSize is absurd, instead of running ou
   await assert.rejects(predict(conv, tf.zeros([8, 8, 3])), /predict\(\): the model's input size \(metadata inputSize\) is \[100000, 100000\]: images are at most 8192/);
   conv.dispose();
   m.dispose();
+});
+
+test('the budget: the setting reaches the core as TRANSFER_LAB_MAX_MODEL_BYTES; maxBytes overrides it', async () => {
+  assert.deepEqual(modelBudgetEnv(2048), { [MAX_MODEL_BYTES_ENV]: String(2 * 1024 ** 3) });
+  assert.deepEqual(modelBudgetEnv(-5), modelBudgetEnv(2048), 'a nonsense setting gives the default');
+  const old = process.env[MAX_MODEL_BYTES_ENV];
+  Object.assign(process.env, modelBudgetEnv(50 / (1024 * 1024)));
+  try {
+    assert.equal(maxModelBytes(), 50);
+    await assert.rejects(load(pg.valid), /lists at least 60 bytes of weights; the loading budget is 50 bytes \(raise it with tl\.load\(source, \{ maxBytes \}\) or the transferLab\.maxModelSizeMB setting\)/);
+    (await load(pg.valid, { maxBytes: 60 })).dispose();
+    await assert.rejects(load(pg.valid, { maxBytes: -1 }), /maxBytes must be a positive whole number of bytes, got -1/);
+  } finally {
+    if (old === undefined) delete process.env[MAX_MODEL_BYTES_ENV];
+    else process.env[MAX_MODEL_BYTES_ENV] = old;
+  }
+  assert.equal(maxModelBytes(), 2 * 1024 ** 3);
 });
 
 test('figures: hostile model files and clear errors', () => {

@@ -4,11 +4,9 @@
  * reads the same variable, and `tl.load(src, { maxBytes })` overrides both for one call.
  */
 
-/** 2 GiB: more than any image backbone we know of in the TF.js formats, well under V8's ArrayBuffer limit. */
-export const DEFAULT_MAX_MODEL_BYTES = 2 * 1024 ** 3;
+import { DEFAULT_MAX_MODEL_MB, MAX_MODEL_BYTES_ENV } from '../../common/modelBudget';
 
-/** The environment variable the kernel process receives the setting in. */
-export const MAX_MODEL_BYTES_ENV = 'TRANSFER_LAB_MAX_MODEL_BYTES';
+export const DEFAULT_MAX_MODEL_BYTES = DEFAULT_MAX_MODEL_MB * 1024 * 1024;
 
 /** The loading budget in bytes: the option, else the environment, else the default. */
 export function maxModelBytes(option?: number): number {
