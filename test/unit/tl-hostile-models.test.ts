@@ -260,6 +260,19 @@ test('the budget: the setting reaches the core as TRANSFER_LAB_MAX_MODEL_BYTES; 
   assert.equal(maxModelBytes(), 2 * 1024 ** 3);
 });
 
+test('concurrent loads: a refused build neither fails nor frees the other one', async () => {
+  const before = tf.memory().numTensors;
+  const huge = variant(pg, (j) => {
+    j.modelTopology.config.layers[0].config.units = 30000;
+    j.modelTopology.config.layers[0].config.batch_input_shape = [null, 30000];
+  });
+  const results = await Promise.allSettled([load(pg.valid), load(huge), load(pg.valid), load(huge)]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+  for (const r of results) if (r.status === 'fulfilled') assert.equal((r.value as tf.LayersModel).getWeights()[0].shape.join(), '4,3');
+  for (const r of results) if (r.status === 'fulfilled') r.value.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test('figures: hostile model files and clear errors', () => {
   const clear = outcomes.filter((o) => o.clear).length;
   const slowest = outcomes.reduce((a, o) => (o.ms > a.ms ? o : a), { name: '-', ms: 0, clear: true });

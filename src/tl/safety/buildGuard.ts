@@ -5,6 +5,7 @@
  * While a model from a file is built, each weight a layer is about to create is checked against what
  * the model may take, and refused with the layer's name before anything is allocated.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as tf from '@tensorflow/tfjs';
 import { formatBytes } from './budget';
 
@@ -15,9 +16,13 @@ interface Guard {
   /** Explains the limit in an error. */
   why: string;
   where: string;
+  /** What this build created, to dispose when it fails. */
+  created: tf.LayerVariable[];
 }
 
-const guards: Guard[] = [];
+// The guard of the load whose build is running: TF.js builds in a continuation of the load's own
+// promise chain, so concurrent loads (and code outside any load) each see their own, or none.
+const guards = new AsyncLocalStorage<Guard>();
 let installed = false;
 
 type AddWeight = (this: tf.layers.Layer, name: string, shape: tf.Shape, dtype?: tf.DataType, ...rest: unknown[]) => tf.LayerVariable;
@@ -39,7 +44,7 @@ function install(): void {
   const proto = tf.layers.Layer.prototype as unknown as { addWeight: AddWeight };
   const original = proto.addWeight;
   proto.addWeight = function (this: tf.layers.Layer, name, shape, dtype, ...rest) {
-    const g = guards[guards.length - 1];
+    const g = guards.getStore();
     if (g) {
       const bytes = weightBytes(shape, dtype);
       if (typeof bytes === 'string') throw new Error(`${g.where}: layer ${JSON.stringify(this.name)}: weight ${JSON.stringify(name)} ${bytes}.`);
@@ -51,7 +56,9 @@ function install(): void {
       }
       g.left -= bytes;
     }
-    return original.call(this, name, shape, dtype, ...rest);
+    const v = original.call(this, name, shape, dtype, ...rest);
+    g?.created.push(v);
+    return v;
   };
   // TF.js decodes the weights, then finds them not matching the layers (a name or dtype): the
   // decoded tensors are then left allocated. Inside a guarded load they are disposed.
@@ -61,35 +68,30 @@ function install(): void {
     try {
       return loadWeights.call(this, weights, strict);
     } catch (e) {
-      if (guards.length) tf.dispose(Object.values(weights));
+      if (guards.getStore()) tf.dispose(Object.values(weights));
       throw e;
     }
   };
 }
 
-function variableNames(): Set<string> {
-  return new Set(Object.keys(tf.engine().state.registeredVariables));
-}
-
 /**
  * Runs `build` (which builds one layers model) with every weight a layer creates counted against
- * `maxBytes`. Nested and concurrent builds each count against the innermost guard. When the build
- * fails (a weight refused here, or TF.js finding weights missing after building every layer), the
- * variables it created are disposed: TF.js leaves them registered.
+ * `maxBytes`. When the build fails (a weight refused here, or TF.js finding weights missing after
+ * building every layer), the variables it created are disposed: TF.js leaves them registered.
  */
 export async function withBuildGuard<T>(where: string, maxBytes: number, why: string, build: () => Promise<T>): Promise<T> {
   install();
-  const g: Guard = { left: maxBytes, why, where };
-  const before = variableNames();
-  guards.push(g);
+  const guard: Guard = { left: maxBytes, why, where, created: [] };
   try {
-    return await build();
+    return await guards.run(guard, build);
   } catch (e) {
-    const vars = tf.engine().state.registeredVariables;
-    for (const name of Object.keys(vars)) if (!before.has(name)) vars[name].dispose();
+    for (const v of guard.created) {
+      try {
+        v.dispose();
+      } catch {
+        // already disposed by TF.js itself
+      }
+    }
     throw e;
-  } finally {
-    const i = guards.lastIndexOf(g);
-    if (i >= 0) guards.splice(i, 1);
   }
 }

@@ -142,7 +142,12 @@ export async function readBody(url: string, open: OpenResponse, o: BodyOptions):
     loaded += chunk.value.length;
     windowBytes += chunk.value.length;
     if (loaded > o.maxBytes) return fail(`stopped: it is larger than ${o.maxWhy}`);
-    await o.onChunk(chunk.value, loaded);
+    try {
+      await o.onChunk(chunk.value, loaded);
+    } catch (e) {
+      open.abort();
+      throw e;
+    }
     const elapsed = Date.now() - windowStart;
     if (elapsed >= stallTimeoutMs) {
       if ((windowBytes * 1000) / elapsed < minBytesPerSecond) {
