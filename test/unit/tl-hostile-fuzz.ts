@@ -219,6 +219,8 @@ export interface FuzzReport {
   unclear: { ops: string[]; message: string }[];
   hangs: { ops: string[] }[];
   outsideReads: { ops: string[]; file: string }[];
+  /** Uncaught exceptions, unhandled rejections and non-Error throws while the loader ran. */
+  crashes: { ops: string[]; message: string }[];
   sentinelLoaded: number;
   longestMs: number;
   longestOps: string[];
@@ -285,7 +287,10 @@ async function runOne(c: Ctx, mutant: Mutant, dir: string, report: FuzzReport): 
       Promise.race([
         load(dir, { maxBytes: 16 * 1024 * 1024 }).then(
           (m) => ({ model: m }),
-          (e: unknown) => ({ error: e instanceof Error ? e.message : `non-Error thrown: ${String(e)}` }),
+          (e: unknown) => {
+            if (!(e instanceof Error)) report.crashes.push({ ops: mutant.ops, message: `non-Error thrown: ${String(e)}` });
+            return { error: e instanceof Error ? e.message : String(e) };
+          },
         ),
         new Promise<{ hang: true }>((resolve) => (timer = setTimeout(() => resolve({ hang: true }), TIME_LIMIT_MS))),
       ]),
@@ -331,12 +336,25 @@ export async function fuzz(count: number, seed: number, tag: string): Promise<Fu
   ];
   bases[1].json.weightsManifest[0].paths = ['group1-shard1of1.bin'];
   const c: Ctx = { r: prng(seed), pg };
-  const report: FuzzReport = { mutations: 0, loaded: 0, clearErrors: 0, unclear: [], hangs: [], outsideReads: [], sentinelLoaded: 0, longestMs: 0, longestOps: [], classes: new Map() };
-  for (let i = 0; i < count; i++) {
-    const mutant = mutate(c, pick(c.r, bases));
-    await runOne(c, mutant, path.join(pg.root, 'models', `f${i}`), report);
-    report.mutations++;
-    fs.rmSync(path.join(pg.root, 'models', `f${i}`), { recursive: true, force: true });
+  const report: FuzzReport = { mutations: 0, loaded: 0, clearErrors: 0, unclear: [], hangs: [], outsideReads: [], crashes: [], sentinelLoaded: 0, longestMs: 0, longestOps: [], classes: new Map() };
+  // What would end a kernel process is caught and counted here instead.
+  let ops: string[] = [];
+  const crashed = (e: unknown) => report.crashes.push({ ops, message: e instanceof Error ? e.message : String(e) });
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
+  try {
+    for (let i = 0; i < count; i++) {
+      const mutant = mutate(c, pick(c.r, bases));
+      ops = mutant.ops;
+      await runOne(c, mutant, path.join(pg.root, 'models', `f${i}`), report);
+      report.mutations++;
+      fs.rmSync(path.join(pg.root, 'models', `f${i}`), { recursive: true, force: true });
+    }
+    // A rejection is reported as unhandled one turn later.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    process.off('uncaughtException', crashed);
+    process.off('unhandledRejection', crashed);
   }
   return report;
 }
@@ -345,11 +363,12 @@ export function formatReport(r: FuzzReport, seed: number): string {
   const classes = [...r.classes.entries()].sort((a, b) => b[1] - a[1]);
   return [
     `fuzz (seed ${seed}): ${r.mutations} mutations, ${r.loaded} loaded, ${r.clearErrors} clear errors, ${r.unclear.length} unclear, ` +
-      `${r.hangs.length} hangs, 0 crashes, ${r.outsideReads.length} reads outside the folder, ${r.sentinelLoaded} models with the sentinel; ` +
+      `${r.hangs.length} hangs, ${r.crashes.length} crashes, ${r.outsideReads.length} reads outside the folder, ${r.sentinelLoaded} models with the sentinel; ` +
       `longest ${r.longestMs.toFixed(0)} ms (${r.longestOps.join(' + ')})`,
     `error classes (${classes.length}):`,
     ...classes.slice(0, 25).map(([k, n]) => `  ${String(n).padStart(4)}  ${k}`),
     ...r.unclear.slice(0, 10).map((u) => `  UNCLEAR [${u.ops.join(' + ')}]: ${u.message}`),
     ...r.outsideReads.slice(0, 10).map((u) => `  OUTSIDE [${u.ops.join(' + ')}]: ${u.file}`),
+    ...r.crashes.slice(0, 10).map((u) => `  CRASH [${u.ops.join(' + ')}]: ${u.message}`),
   ].join('\n');
 }

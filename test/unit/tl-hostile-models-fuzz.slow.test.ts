@@ -18,6 +18,7 @@ test('fuzz: 1,000 mutations of a model.json and its shard', async () => {
   console.log(`fuzz wall time: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   assert.equal(r.mutations, 1000);
   assert.deepEqual(r.hangs, []);
+  assert.deepEqual(r.crashes, []);
   assert.deepEqual(r.outsideReads, []);
   assert.equal(r.sentinelLoaded, 0);
   assert.deepEqual(r.unclear, []);

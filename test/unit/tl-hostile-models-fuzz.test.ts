@@ -16,6 +16,7 @@ test('fuzz: 150 mutations of a model.json and its shard', async () => {
   console.log(formatReport(r, SEED));
   assert.equal(r.mutations, 150);
   assert.deepEqual(r.hangs, []);
+  assert.deepEqual(r.crashes, []);
   assert.deepEqual(r.outsideReads, []);
   assert.equal(r.sentinelLoaded, 0);
   assert.deepEqual(r.unclear, []);

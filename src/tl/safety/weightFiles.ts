@@ -129,6 +129,13 @@ function groupLimit(group: SizedGroup, left: number): number {
 export async function readLocalWeights(modelJsonPath: string, groups: SizedGroup[], maxBytes: number): Promise<LocalWeights> {
   const dir = path.dirname(modelJsonPath);
   const root = await fsp.realpath(dir);
+  // Every path is judged as text before the first file is opened.
+  for (const group of groups) {
+    for (const [i, p] of group.paths.entries()) {
+      const problem = weightPathProblem(p);
+      if (problem) throw new Error(`${modelJsonPath}: weightsManifest[${group.index}].paths[${i}] ${quote(p)} ${problem}; weight files must be inside the model folder ${dir}.`);
+    }
+  }
   const parts: Buffer[] = [];
   let total = 0;
   for (const group of groups) {
@@ -137,8 +144,6 @@ export async function readLocalWeights(modelJsonPath: string, groups: SizedGroup
     let have = 0;
     for (const [i, p] of group.paths.entries()) {
       const label = `${modelJsonPath}: weightsManifest[${group.index}].paths[${i}] ${quote(p)}`;
-      const problem = weightPathProblem(p);
-      if (problem) throw new Error(`${label} ${problem}; weight files must be inside the model folder ${dir}.`);
       const file = path.join(dir, p);
       files.push(file);
       const limit = groupLimit(group, maxBytes - total) - have;
