@@ -231,6 +231,8 @@ test('tl.save of a loaded model writes only its own weights', async () => {
   const out = path.join(pg.root, 'saved');
   await save(m, out);
   for (const f of fs.readdirSync(out)) assert.ok(!fs.readFileSync(path.join(out, f)).includes(Buffer.from('SENTINEL')), f);
+  // Nor does it write metadata that tl.load would refuse.
+  await assert.rejects(save(m, path.join(pg.root, 'saved2'), { inputSize: [100000, 100000] }), /save\(\): "inputSize" is \[100000, 100000\]: images are at most 8192 pixels a side/);
   m.dispose();
 });
 
