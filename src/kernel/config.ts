@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKEND_NAMES, type BackendName } from '../common/protocol';
 import type { KernelClientOptions } from '../client/kernelClient';
+import { DEFAULT_MAX_MODEL_MB, modelBudgetEnv } from '../common/modelBudget';
 
 export function notebookBackend(notebook: vscode.NotebookDocument): BackendName | undefined {
   // The ipynb serializer keeps the file's top-level metadata under `metadata` (older builds: `custom.metadata`).
@@ -29,6 +30,8 @@ export function kernelOptions(context: vscode.ExtensionContext, notebook: vscode
     backendRequestedBy: fromMeta ? 'notebook metadata' : fromSetting !== 'auto' ? 'setting transferLab.backend' : 'auto',
     tfjsNodeGpuPaths: [...(gpuPath ? [gpuPath] : []), notebookDir, ...workspaceFolders, path.join(globalStorage, 'node_modules')],
     cacheDir: config.get<string>('modelCache', '').trim() || path.join(globalStorage, 'cache'),
+    // The tl core never reads settings: the loading budget reaches it as an environment variable.
+    env: modelBudgetEnv(config.get<number>('maxModelSizeMB', DEFAULT_MAX_MODEL_MB)),
   };
 }
 

@@ -8,7 +8,7 @@ import { MIME, TEXT_PLAIN } from '../common/mime';
 import type { ClassMetrics, ConfusionData } from '../common/shapes';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { getOutputSink } from './output';
-import { getMeta, PREPROCESS_UNIT, type Preprocessing } from './meta';
+import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './meta';
 import { asSplit, type Dataset } from './data';
 import { decodeImage, type DecoderChoice } from './decode';
 
@@ -205,6 +205,9 @@ function imageInput(model: AnyModel): ImageInput | undefined {
   if (typeof h !== 'number' || typeof w !== 'number' || h <= 0 || w <= 0) {
     throw new Error('predict(): the model input has no fixed image size; set it in the model metadata (inputSize).');
   }
+  // Metadata read from a file is checked when loaded; this catches sizes set in code or on a model built by hand.
+  const problem = imageSizeProblem([h, w]);
+  if (problem) throw new Error(`predict(): the model's input size${meta?.inputSize ? ' (metadata inputSize)' : ''} ${problem}.`);
   const c = meta?.preprocessing?.channels ?? (shape[3] === 1 ? 1 : 3);
   return { size: [h, w], channels: c, preprocessing: meta?.preprocessing ?? { ...PREPROCESS_UNIT, channels: c } };
 }

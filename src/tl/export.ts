@@ -7,7 +7,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { getMeta, type ModelMeta } from './meta';
+import { getMeta, imageSizeProblem, type ModelMeta } from './meta';
 import { META_FILE, META_KEY, isGraphModel, isLayersModel, writeFileAtomic, type AnyModel } from './models';
 
 /** tfjs's converter splits weights into 4 MB shards; the same size keeps files friendly to HTTP caches. */
@@ -70,7 +70,12 @@ function metaFor(model: AnyModel, dir: string, meta?: Partial<ModelMeta>): Model
     }
     merged.classes = [...classes];
   }
-  if (inputSize) merged.inputSize = [inputSize[0], inputSize[1]];
+  if (inputSize) {
+    // A size tl.load would refuse must not be written: the saved model could not be loaded back.
+    const problem = imageSizeProblem(inputSize);
+    if (problem) throw new Error(`save(): "inputSize" ${problem}.`);
+    merged.inputSize = [inputSize[0], inputSize[1]];
+  }
   if (preprocessing) merged.preprocessing = { ...preprocessing };
   const featureLayer = meta?.featureLayer ?? known?.featureLayer;
   if (featureLayer && isLayersModel(model) && model.layers.some((l) => l.name === featureLayer)) merged.featureLayer = featureLayer;

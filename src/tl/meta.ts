@@ -41,3 +41,20 @@ export function getMeta(model: object): ModelMeta | undefined {
 
 export const PREPROCESS_UNIT: Preprocessing = { scale: 1 / 255, offset: 0, channels: 3 };
 export const PREPROCESS_MOBILENET: Preprocessing = { scale: 1 / 127.5, offset: -1, channels: 3 };
+
+/** The largest image side a model's metadata may ask for: inputs beyond it are a broken or hostile file. */
+export const MAX_IMAGE_SIDE = 8192;
+/** The most pixels one input image may have (a 4096 × 4096 RGB float32 image is 192 MiB). */
+export const MAX_IMAGE_PIXELS = 4096 * 4096;
+
+/** Why `size` cannot be an image input size ([height, width] in pixels), or undefined when it can. */
+export function imageSizeProblem(size: unknown): string | undefined {
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((v) => Number.isInteger(v) && (v as number) > 0)) {
+    return 'must be [height, width] in pixels';
+  }
+  const [h, w] = size as [number, number];
+  if (h > MAX_IMAGE_SIDE || w > MAX_IMAGE_SIDE || h * w > MAX_IMAGE_PIXELS) {
+    return `is [${h}, ${w}]: images are at most ${MAX_IMAGE_SIDE} pixels a side and ${MAX_IMAGE_PIXELS} pixels in all`;
+  }
+  return undefined;
+}

@@ -2,50 +2,29 @@
  * tl.load(): bundled models, the zoo, model.json files and http(s) URLs, with a download cache.
  *
  * TF.js in Node without tfjs-node has no `file://` handler, and its http loader keeps nothing on disk,
- * so both are done here: files are read with fs and handed to TF.js as in-memory artifacts, and
- * downloads land in a cache folder first (atomic renames, size checks against the weightsManifest).
+ * so both are done here: files are read with fs (modelFiles.ts) and handed to TF.js as in-memory
+ * artifacts, and downloads land in a cache folder first (download.ts). Every model file is untrusted:
+ * safety/ keeps its reads inside its folder and its sizes within the budget.
  */
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import * as crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { getMeta, setMeta, type ModelMeta, type Preprocessing } from './meta';
-import { findZooEntry, zooNames, type ZooEntry } from './zoo';
+import { getMeta, setMeta, imageSizeProblem, type ModelMeta, type Preprocessing } from './meta';
+import { findZooEntry, zooNames } from './zoo';
 import { closeMatches } from './inspect';
-import { getOutputSink } from './output';
-import { isOnnxPath, loadOnnx, type OnnxLoadOptions } from './onnx/load';
+import { isOnnxPath, loadOnnx } from './onnx/load';
 import type { FeatureExtractor } from './onnx/extractor';
-import type { DisplayHandle } from '../common/display';
-import { TEXT_PLAIN } from '../common/mime';
+import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
+import { readModelFile } from './safety/weightFiles';
+import { withBuildGuard } from './safety/buildGuard';
+import { META_KEY, META_FILE, errMsg, isFile, parseJson, readModelArtifacts, type LoadOptions, type ModelJSON, type ReadResult } from './modelFiles';
+import { downloadModel } from './download';
+
+export { META_FILE, META_KEY, detectFormat, readModelArtifacts, type LoadOptions, type LoadProgress } from './modelFiles';
+export { defaultCacheDir, cacheFolderFor, modelJsonUrl, writeFileAtomic, downloadModel } from './download';
 
 export type AnyModel = tf.LayersModel | tf.GraphModel;
-
-export interface LoadProgress {
-  /** Bytes of `file` received so far. */
-  loaded: number;
-  /** Bytes expected for `file`, when the server or the manifest says. */
-  total?: number;
-  /** File name (model.json or a weight shard). */
-  file: string;
-}
-
-export interface LoadOptions {
-  /** Download cache; default: env TRANSFER_LAB_CACHE, else ~/.cache/transfer-lab. */
-  cacheDir?: string;
-  onProgress?: (p: LoadProgress) => void;
-  /** Options for .onnx files (execution providers, threads, input size). */
-  onnx?: OnnxLoadOptions;
-  /** Download again even when a verified copy is cached. */
-  force?: boolean;
-}
-
-/** The name of the metadata file written beside model.json by tl.save(). */
-export const META_FILE = 'transfer-lab.json';
-/** The key under model.json's userDefinedMetadata that holds the same metadata. */
-export const META_KEY = 'transferLab';
 
 // --- model kinds
 
@@ -104,12 +83,6 @@ export function setFeatureLayerHint(model: object, layerName: string): void {
 
 // --- where things live
 
-export function defaultCacheDir(): string {
-  const env = process.env.TRANSFER_LAB_CACHE;
-  if (env && env.trim()) return path.resolve(env);
-  return path.join(os.homedir(), '.cache', 'transfer-lab');
-}
-
 /**
  * The folder that holds bundled models (media/models). The compiled code runs from several places
  * (dist/kernel.js in the extension, out/src/tl/ in tests), so walk up from this file until a
@@ -150,159 +123,35 @@ function isDir(p: string): boolean {
   }
 }
 
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
-// --- model.json
-
-type ModelJSON = tf.io.ModelJSON;
-type ManifestEntry = tf.io.WeightsManifestEntry;
-
-/** 'layers' or 'graph', from the `format` field or, for older files, the shape of modelTopology. */
-export function detectFormat(json: unknown, where: string): 'layers' | 'graph' {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${where} is not a TF.js model.json: expected a JSON object.`);
-  }
-  const j = json as Record<string, unknown>;
-  const topology = j.modelTopology;
-  if (typeof topology !== 'object' || topology === null) {
-    throw new Error(`${where} is not a TF.js model.json: it has no "modelTopology".`);
-  }
-  if (j.format === 'graph-model') return 'graph';
-  if (j.format === 'layers-model') return 'layers';
-  const t = topology as Record<string, unknown>;
-  if (Array.isArray(t.node)) return 'graph';
-  if (typeof t.class_name === 'string' || typeof t.model_config === 'object') return 'layers';
-  throw new Error(
-    `${where}: cannot tell whether this is a layers or a graph model ` +
-      `(format is ${JSON.stringify(j.format ?? null)} and modelTopology has neither "node" nor "class_name").`,
-  );
-}
-
-function checkManifest(json: ModelJSON, where: string): tf.io.WeightsManifestConfig {
-  const m = (json as { weightsManifest?: unknown }).weightsManifest;
-  if (m == null) return [];
-  if (!Array.isArray(m)) throw new Error(`${where}: "weightsManifest" must be an array.`);
-  m.forEach((g: unknown, i) => {
-    const group = g as { paths?: unknown; weights?: unknown };
-    if (
-      typeof g !== 'object' ||
-      g === null ||
-      !Array.isArray(group.paths) ||
-      !group.paths.every((p) => typeof p === 'string') ||
-      !Array.isArray(group.weights)
-    ) {
-      throw new Error(`${where}: weightsManifest[${i}] needs "paths" (file names) and "weights".`);
-    }
-  });
-  return m as tf.io.WeightsManifestConfig;
-}
-
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, float16: 2, uint16: 2 };
-
-/** Bytes a weight group needs, or undefined when a weight's size cannot be known (string tensors). */
-export function groupBytes(weights: ManifestEntry[]): number | undefined {
-  let total = 0;
-  for (const w of weights) {
-    const n = w.shape.reduce((a, b) => a * b, 1);
-    const dtype = w.quantization ? w.quantization.dtype : w.dtype;
-    const bytes = DTYPE_BYTES[dtype];
-    if (bytes === undefined) return undefined;
-    total += n * bytes;
-  }
-  return total;
-}
-
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${where} is not valid JSON (${errMsg(e)}); is it a TF.js model.json?`);
-  }
-}
-
-function errMsg(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-interface ReadResult {
-  artifacts: tf.io.ModelArtifacts;
-  format: 'layers' | 'graph';
-  json: ModelJSON;
-}
-
-/** Reads model.json and its weight files; checks every file exists and each group's byte count. */
-export async function readModelArtifacts(modelJsonPath: string): Promise<ReadResult> {
-  let text: string;
-  try {
-    text = await fsp.readFile(modelJsonPath, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `No model file at ${modelJsonPath}.` : `Cannot read ${modelJsonPath}: ${errMsg(e)}`);
-  }
-  const json = parseJson(text, modelJsonPath) as ModelJSON;
-  const format = detectFormat(json, modelJsonPath);
-  const manifest = checkManifest(json, modelJsonPath);
-  const dir = path.dirname(modelJsonPath);
-  const artifacts = await tf.io.getModelArtifactsForJSON(json, async () => {
-    const specs: ManifestEntry[] = [];
-    const parts: Buffer[] = [];
-    for (const group of manifest) {
-      const groupParts: Buffer[] = [];
-      const files: string[] = [];
-      for (const p of group.paths) {
-        const file = path.resolve(dir, p);
-        files.push(file);
-        try {
-          groupParts.push(await fsp.readFile(file));
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          throw new Error(
-            code === 'ENOENT'
-              ? `Weight file ${file} is missing (listed in ${modelJsonPath}).`
-              : `Cannot read weight file ${file}: ${errMsg(e)}`,
-          );
-        }
-      }
-      const have = groupParts.reduce((a, b) => a + b.length, 0);
-      const need = groupBytes(group.weights);
-      if (need !== undefined && have !== need) {
-        throw new Error(
-          `Weight file${files.length > 1 ? 's' : ''} ${files.join(', ')} hold${files.length > 1 ? '' : 's'} ${have} bytes, ` +
-            `but ${modelJsonPath} lists weights of ${need} bytes: the file is truncated or does not belong to this model.`,
-        );
-      }
-      specs.push(...group.weights);
-      parts.push(...groupParts);
-    }
-    return [specs, toArrayBuffer(parts)];
-  });
-  return { artifacts, format, json };
-}
-
-function toArrayBuffer(parts: Buffer[]): ArrayBuffer {
-  const total = parts.reduce((a, b) => a + b.length, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out.buffer;
-}
-
-async function modelFromArtifacts(r: ReadResult, where: string): Promise<AnyModel> {
+async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
+  // In strict loading every weight a layer creates must be in the manifest, so the manifest's size
+  // bounds what building may allocate; a model without weights may use the whole budget.
+  const hasWeights = (r.artifacts.weightSpecs?.length ?? 0) > 0;
+  const limit = hasWeights ? Math.min(r.decodedBytes, maxBytes) : maxBytes;
+  const why = hasWeights && r.decodedBytes <= maxBytes ? `the ${formatBytes(r.decodedBytes)} of weights its weightsManifest lists` : budgetHint(maxBytes);
   try {
-    return r.format === 'graph' ? await tf.loadGraphModel(handler) : await tf.loadLayersModel(handler);
+    return r.format === 'graph' ? graphFromArtifacts(r.artifacts) : await withBuildGuard(where, limit, why, () => tf.loadLayersModel(handler));
   } catch (e) {
+    if (e instanceof Error && e.message.startsWith(`${where}: layer `)) throw e;
     throw new Error(`Could not build the ${r.format} model from ${where}: ${errMsg(e)}`);
   }
+}
+
+/**
+ * What tf.loadGraphModel does with a handler, but with the decoded weights disposed when the graph
+ * cannot be built (TF.js leaves them allocated).
+ */
+function graphFromArtifacts(artifacts: tf.io.ModelArtifacts): tf.GraphModel {
+  const model = new tf.GraphModel({ load: async () => artifacts });
+  const weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), artifacts.weightSpecs ?? []);
+  try {
+    (model as unknown as { loadWithWeightMap(a: tf.io.ModelArtifacts, w: tf.NamedTensorMap): boolean }).loadWithWeightMap(artifacts, weights);
+  } catch (e) {
+    tf.dispose(Object.values(weights));
+    throw e;
+  }
+  return model;
 }
 
 // --- metadata read from files (untrusted: checked field by field)
@@ -328,10 +177,9 @@ function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
   }
   if (r.inputSize !== undefined) {
     const s = r.inputSize;
-    if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && (v as number) > 0)) {
-      throw new Error(`${where}: "inputSize" must be [height, width] in pixels.`);
-    }
-    out.inputSize = [s[0] as number, s[1] as number];
+    const problem = imageSizeProblem(s);
+    if (problem) throw new Error(`${where}: "inputSize" ${problem}.`);
+    out.inputSize = [(s as number[])[0], (s as number[])[1]];
   }
   if (r.preprocessing !== undefined) {
     const p = r.preprocessing as Record<string, unknown> | null;
@@ -351,6 +199,8 @@ function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
   return out;
 }
 
+const MAX_META_BYTES = 1024 * 1024;
+
 /** Metadata saved with a model: transfer-lab.json beside model.json wins over userDefinedMetadata. */
 async function readSavedMeta(modelJsonPath: string, json: ModelJSON): Promise<Partial<ModelMeta>> {
   // model.json's own copy first: it is written in the same atomic step as the model it describes.
@@ -358,18 +208,19 @@ async function readSavedMeta(modelJsonPath: string, json: ModelJSON): Promise<Pa
   const udm = (json as { userDefinedMetadata?: Record<string, unknown> }).userDefinedMetadata;
   if (udm?.[META_KEY] != null) return parseMeta(udm[META_KEY], `${modelJsonPath} (userDefinedMetadata.${META_KEY})`);
   const side = path.join(path.dirname(modelJsonPath), META_FILE);
-  if (isFile(side)) {
-    const text = await fsp.readFile(side, 'utf8');
-    return parseMeta(parseJson(text, side), side);
-  }
-  return {};
+  // Read like a weight file: a link to a file outside the folder must not put that file's text in an error.
+  const text = await readModelFile(side, MAX_META_BYTES, undefined);
+  return text === undefined ? {} : parseMeta(parseJson(text, side), side);
 }
 
 /** [height, width] of a 4-D image input, when the model has exactly such an input. */
 function inferInputSize(model: AnyModel): [number, number] | undefined {
   const shape = model.inputs[0]?.shape;
   if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && shape[1] > 0 && shape[2] > 0) {
-    return [shape[1], shape[2]];
+    const size: [number, number] = [shape[1], shape[2]];
+    const problem = imageSizeProblem(size);
+    if (problem) throw new Error(`the model's image input ${problem}.`);
+    return size;
   }
   return undefined;
 }
@@ -388,11 +239,18 @@ function resolveModelJson(p: string): string {
 async function loadFromFile(
   modelJsonPath: string,
   base: Pick<ModelMeta, 'name' | 'source'> & Partial<ModelMeta>,
+  maxBytes: number,
 ): Promise<AnyModel> {
-  const r = await readModelArtifacts(modelJsonPath);
-  const model = await modelFromArtifacts(r, modelJsonPath);
+  const r = await readModelArtifacts(modelJsonPath, maxBytes);
   const saved = await readSavedMeta(modelJsonPath, r.json);
-  const inputSize = saved.inputSize ?? base.inputSize ?? inferInputSize(model);
+  const model = await modelFromArtifacts(r, modelJsonPath, maxBytes);
+  let inputSize: [number, number] | undefined;
+  try {
+    inputSize = saved.inputSize ?? base.inputSize ?? inferInputSize(model);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${modelJsonPath}: ${(e as Error).message}`);
+  }
   // Without saved metadata the pixel range is unknown, so preprocessing stays unset rather than guessed.
   const preprocessing = saved.preprocessing ?? base.preprocessing;
   const meta: ModelMeta = {
@@ -407,290 +265,24 @@ async function loadFromFile(
   };
   setMeta(model, meta);
   if (saved.featureLayer && model instanceof tf.LayersModel) {
-    if (!model.layers.some((l) => l.name === saved.featureLayer)) throw new Error(`${modelJsonPath}: metadata names feature layer "${saved.featureLayer}", which the model does not have.`);
+    if (!model.layers.some((l) => l.name === saved.featureLayer)) {
+      model.dispose();
+      throw new Error(`${modelJsonPath}: metadata names feature layer ${JSON.stringify(saved.featureLayer)}, which the model does not have.`);
+    }
     setFeatureLayerHint(model, saved.featureLayer);
   }
   return model;
 }
 
 /** Loads a layers model saved by tl.save() (or any layers-format folder), restoring its metadata. */
-export async function loadLayersFromDir(dirOrModelJson: string): Promise<tf.LayersModel> {
+export async function loadLayersFromDir(dirOrModelJson: string, opts: Pick<LoadOptions, 'maxBytes'> = {}): Promise<tf.LayersModel> {
   const file = resolveModelJson(path.resolve(dirOrModelJson));
-  const model = await loadFromFile(file, { name: path.basename(path.dirname(file)), source: 'file' });
+  const model = await loadFromFile(file, { name: path.basename(path.dirname(file)), source: 'file' }, maxModelBytes(opts.maxBytes));
   if (!isLayersModel(model)) {
     model.dispose();
     throw new Error(`${file} holds a graph model; loadLayersFromDir() needs a layers model.`);
   }
   return model;
-}
-
-// --- downloads
-
-/** The cache folder for one model URL: readable slug + hash, so different URLs never share files. */
-export function cacheFolderFor(url: string, cacheDir = defaultCacheDir()): string {
-  const hash = crypto.createHash('sha256').update(url).digest('hex').slice(0, 16);
-  let slug = '';
-  try {
-    const u = new URL(url);
-    slug = (u.hostname + u.pathname)
-      .replace(/\/model\.json$/, '')
-      .replace(/[^a-zA-Z0-9._-]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(-60);
-  } catch {
-    // an unparsable URL still gets a hashed folder
-  }
-  return path.join(path.resolve(cacheDir), slug ? `${slug}-${hash}` : hash);
-}
-
-/** Turns a model URL without model.json (tfhub.dev / Kaggle style) into the model.json URL. */
-export function modelJsonUrl(url: string): string {
-  const u = new URL(url);
-  if (/\.json$/i.test(u.pathname)) return u.toString();
-  u.pathname = u.pathname.replace(/\/+$/, '') + '/model.json';
-  if (/(^|\.)tfhub\.dev$|(^|\.)kaggle\.com$/i.test(u.hostname) && !u.searchParams.has('tfjs-format')) {
-    u.searchParams.set('tfjs-format', 'file');
-  }
-  return u.toString();
-}
-
-/** Weight URL as tfjs's http loader builds it: relative to model.json, keeping model.json's query. */
-function weightUrl(p: string, modelUrl: string): string {
-  const base = new URL(modelUrl);
-  const u = new URL(p, base);
-  if (!u.search && base.search) u.search = base.search;
-  return u.toString();
-}
-
-function tmpName(dest: string): string {
-  return `${dest}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-}
-
-/** Writes a file so that readers see either the old file or the whole new one, never a part. */
-export async function writeFileAtomic(dest: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tmpName(dest);
-  try {
-    await fsp.writeFile(tmp, data);
-    await fsp.rename(tmp, dest);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-async function httpGet(url: string): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow' });
-  } catch (e) {
-    const cause = (e as { cause?: unknown }).cause;
-    throw new Error(`Could not download ${url}: ${errMsg(cause ?? e)}`);
-  }
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new Error(`Could not download ${url}: HTTP ${res.status} ${res.statusText}`.trimEnd());
-  }
-  return res;
-}
-
-function declaredLength(res: Response): number | undefined {
-  // With a content-encoding the header counts compressed bytes, not what the body stream yields.
-  const enc = res.headers.get('content-encoding');
-  if (enc && enc !== 'identity') return undefined;
-  const len = res.headers.get('content-length');
-  const n = len == null ? NaN : Number(len);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
-}
-
-async function download(
-  url: string,
-  dest: string,
-  file: string,
-  onProgress: LoadOptions['onProgress'],
-  expected?: number,
-): Promise<number> {
-  const res = await httpGet(url);
-  const total = declaredLength(res) ?? expected;
-  const tmp = tmpName(dest);
-  const fh = await fsp.open(tmp, 'w');
-  let loaded = 0;
-  try {
-    onProgress?.({ loaded, total, file });
-    if (res.body) {
-      const reader = res.body.getReader();
-      const next = () =>
-        reader.read().catch((e: unknown) => {
-          const cause = (e as { cause?: unknown }).cause;
-          throw new Error(`Download of ${url} broke off after ${loaded} bytes: ${errMsg(cause ?? e)}`);
-        });
-      for (;;) {
-        const chunk = await next();
-        if (chunk.done) break;
-        await fh.write(chunk.value);
-        loaded += chunk.value.length;
-        onProgress?.({ loaded, total, file });
-      }
-    }
-    const declared = declaredLength(res);
-    if (declared !== undefined && loaded !== declared) {
-      throw new Error(`Download of ${url} is truncated: received ${loaded} of ${declared} bytes.`);
-    }
-    await fh.close();
-    await fsp.rename(tmp, dest);
-    return loaded;
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-async function sha256File(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  h.update(await fsp.readFile(file));
-  return h.digest('hex');
-}
-
-/**
- * Downloads model.json and its weight files into the cache and returns the local model.json path.
- * Weight files are saved under safe local names (the manifest is rewritten to match), and model.json
- * is written last, so a folder with model.json holds a complete download.
- */
-/**
- * Progress shown in the cell while a download runs, when the caller passed no onProgress: one
- * text output, replaced at most 4 times a second, ending with the total.
- */
-function progressDisplay(url: string): { onProgress: (p: LoadProgress) => void; done(): void } {
-  let handle: DisplayHandle | undefined;
-  let last = 0;
-  let shown = '';
-  const bytes = new Map<string, { loaded: number; total?: number }>();
-  const text = () => {
-    let loaded = 0;
-    let total = 0;
-    let known = true;
-    for (const b of bytes.values()) {
-      loaded += b.loaded;
-      if (b.total === undefined) known = false;
-      else total += b.total;
-    }
-    const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
-    return `Downloading ${url}: ${bytes.size} file${bytes.size === 1 ? '' : 's'}, ${mb(loaded)} MB${known && total ? ` of ${mb(total)} MB (${Math.floor((100 * loaded) / total)}%)` : ''}`;
-  };
-  return {
-    onProgress(p) {
-      bytes.set(p.file, { loaded: p.loaded, total: p.total });
-      const now = Date.now();
-      if (now - last < 250) return;
-      last = now;
-      shown = text();
-      if (handle) handle.update({ [TEXT_PLAIN]: shown });
-      else handle = getOutputSink().display({ [TEXT_PLAIN]: shown });
-    },
-    done() {
-      if (!handle && !bytes.size) return;
-      const final = `${text().replace(/^Downloading/, 'Downloaded')} — cached`;
-      if (final === shown) return;
-      if (handle) handle.update({ [TEXT_PLAIN]: final });
-      else getOutputSink().display({ [TEXT_PLAIN]: final });
-    },
-  };
-}
-
-export async function downloadModel(
-  url: string,
-  opts: LoadOptions & { known?: ZooEntry['files'] } = {},
-): Promise<string> {
-  if (!opts.onProgress) {
-    const shown = progressDisplay(url);
-    const file = await downloadModel(url, { ...opts, onProgress: shown.onProgress });
-    shown.done();
-    return file;
-  }
-  const jsonUrl = modelJsonUrl(url);
-  const dir = cacheFolderFor(jsonUrl, opts.cacheDir);
-  const local = path.join(dir, 'model.json');
-  if (!opts.force && isFile(local)) {
-    try {
-      await readModelArtifacts(local);
-      return local;
-    } catch {
-      // A damaged cache entry is downloaded again below.
-    }
-  }
-  // Downloaded into a staging folder beside the cache entry and swapped in when complete: a failed
-  // (forced) download leaves what was cached before untouched.
-  const stage = `${dir}.partial-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-  await fsp.mkdir(stage, { recursive: true });
-  try {
-    await fetchInto(stage, jsonUrl, opts);
-    const old = `${dir}.old-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
-    const hadOld = fs.existsSync(dir);
-    if (hadOld) await fsp.rename(dir, old);
-    await fsp.rename(stage, dir);
-    if (hadOld) await fsp.rm(old, { recursive: true, force: true });
-  } catch (e) {
-    await fsp.rm(stage, { recursive: true, force: true });
-    throw e;
-  }
-  return local;
-}
-
-async function fetchInto(dir: string, jsonUrl: string, opts: LoadOptions & { known?: ZooEntry['files'] }): Promise<void> {
-  const local = path.join(dir, 'model.json');
-  const res = await httpGet(jsonUrl);
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (e) {
-    throw new Error(`Could not download ${jsonUrl}: ${errMsg(e)}`);
-  }
-  opts.onProgress?.({ loaded: Buffer.byteLength(text), total: Buffer.byteLength(text), file: 'model.json' });
-  const json = parseJson(text, jsonUrl) as ModelJSON;
-  detectFormat(json, jsonUrl);
-  const manifest = checkManifest(json, jsonUrl);
-  const knownJson = opts.known?.['model.json'];
-  if (knownJson?.sha256 && crypto.createHash('sha256').update(text).digest('hex') !== knownJson.sha256) {
-    throw new Error(`${jsonUrl} does not match its known SHA-256: the download is corrupt or the file has changed.`);
-  }
-
-  const used = new Set<string>(['model.json', META_FILE, 'source.json']);
-  const localManifest: tf.io.WeightsManifestConfig = [];
-  for (const [gi, group] of manifest.entries()) {
-    const localPaths: string[] = [];
-    let have = 0;
-    const urls: string[] = [];
-    for (const [pi, p] of group.paths.entries()) {
-      const remote = weightUrl(p, jsonUrl);
-      urls.push(remote);
-      let name = path.posix.basename(new URL(remote).pathname).replace(/[^a-zA-Z0-9._-]+/g, '_') || `group${gi + 1}-shard${pi + 1}`;
-      if (!name.endsWith('.bin') && !/\.[a-z0-9]+$/i.test(name)) name += '.bin';
-      while (used.has(name)) name = `${gi + 1}_${pi + 1}_${name}`;
-      used.add(name);
-      const need = group.paths.length === 1 ? groupBytes(group.weights) : undefined;
-      const dest = path.join(dir, name);
-      have += await download(remote, dest, p, opts.onProgress, need);
-      const known = opts.known?.[p];
-      if (known?.bytes !== undefined && known.bytes !== (await fsp.stat(dest)).size) {
-        throw new Error(`${remote} has ${(await fsp.stat(dest)).size} bytes, expected ${known.bytes}.`);
-      }
-      if (known?.sha256 && (await sha256File(dest)) !== known.sha256) {
-        throw new Error(`${remote} does not match its known SHA-256: the download is corrupt.`);
-      }
-      localPaths.push(name);
-    }
-    const need = groupBytes(group.weights);
-    if (need !== undefined && have !== need) {
-      throw new Error(
-        `Weight file${urls.length > 1 ? 's' : ''} ${urls.join(', ')} gave ${have} bytes, but ${jsonUrl} lists weights of ` +
-          `${need} bytes: the download is truncated or the files do not belong to this model.`,
-      );
-    }
-    localManifest.push({ ...group, paths: localPaths });
-  }
-  const localJson = { ...json, weightsManifest: localManifest };
-  await writeFileAtomic(path.join(dir, 'source.json'), JSON.stringify({ url: jsonUrl, fetchedAt: new Date().toISOString() }, null, 2));
-  await writeFileAtomic(local, JSON.stringify(localJson));
 }
 
 // --- tl.load
@@ -708,29 +300,30 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
     throw new Error('tl.load(source): source must be a model name, a path to model.json or an http(s) URL.');
   }
   const s = source.trim();
+  const maxBytes = maxModelBytes(opts.maxBytes);
 
   // An .onnx file is a frozen feature extractor run by ONNX Runtime (a TF.js head trains on its output).
-  if (isOnnxPath(s) && !/^https?:\/\//i.test(s)) return loadOnnx(path.resolve(s), opts.onnx);
+  if (isOnnxPath(s) && !/^https?:\/\//i.test(s)) return loadOnnx(path.resolve(s), { maxBytes, ...opts.onnx });
 
   if (/^https?:\/\//i.test(s)) {
     const file = await downloadModel(s, opts);
-    return loadFromFile(file, { name: s, source: 'url' });
+    return loadFromFile(file, { name: s, source: 'url' }, maxBytes);
   }
   if (/^file:\/\//i.test(s)) {
     const p = fileURLToPath(s);
-    return loadFromFile(resolveModelJson(p), { name: p, source: 'file' });
+    return loadFromFile(resolveModelJson(p), { name: p, source: 'file' }, maxBytes);
   }
 
   const looksLikePath = /[\\/]/.test(s) || /\.json$/i.test(s) || s.startsWith('.');
   if (looksLikePath) {
     const p = path.resolve(s);
     if (!fs.existsSync(p)) throw new Error(`No model at ${p} (looked for a model.json file or a folder holding one).`);
-    return loadFromFile(resolveModelJson(p), { name: s, source: 'file' });
+    return loadFromFile(resolveModelJson(p), { name: s, source: 'file' }, maxBytes);
   }
 
   const bundledDir = bundledModelsDir();
   if (bundledDir && isFile(path.join(bundledDir, s, 'model.json'))) {
-    return loadFromFile(path.join(bundledDir, s, 'model.json'), { name: s, source: 'bundled' });
+    return loadFromFile(path.join(bundledDir, s, 'model.json'), { name: s, source: 'bundled' }, maxBytes);
   }
 
   const entry = findZooEntry(s);
@@ -741,7 +334,7 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
       source: 'zoo',
       inputSize: entry.inputSize,
       preprocessing: entry.preprocessing,
-    });
+    }, maxBytes);
     // The zoo knows the pixel range and input size better than anything stored with the files.
     const meta = getMeta(model);
     if (meta) setMeta(model, { ...meta, inputSize: entry.inputSize, preprocessing: entry.preprocessing });
@@ -749,7 +342,7 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
     return model;
   }
 
-  if (fs.existsSync(s)) return loadFromFile(resolveModelJson(path.resolve(s)), { name: s, source: 'file' });
+  if (fs.existsSync(s)) return loadFromFile(resolveModelJson(path.resolve(s)), { name: s, source: 'file' }, maxBytes);
 
   const known = [...bundledNames(), ...zooNames()];
   const close = closeMatches(s, known);

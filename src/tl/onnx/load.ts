@@ -14,6 +14,8 @@ import { setMeta, PREPROCESS_UNIT, type Preprocessing } from '../meta';
 import { IrGraph, encodeModel } from './ir';
 import { createSession, formatOrtReport, type SessionOptions } from './ort';
 import { OnnxFeatureExtractor, type OnnxStage } from './extractor';
+import { checkOnnxData } from './external';
+import { maxModelBytes, budgetHint, formatBytes } from '../safety/budget';
 
 export interface OnnxLoadOptions extends SessionOptions {
   /** Which graph output is the feature. Default: the first. */
@@ -28,6 +30,8 @@ export interface OnnxLoadOptions extends SessionOptions {
   normalize?: 'imagenet' | { mean: number[]; std: number[] } | false;
   /** [height, width] when the file leaves the image size open. */
   inputSize?: [number, number];
+  /** The most bytes the model's tensors may take, external data included (tl.load passes its budget). Default: as tl.load. */
+  maxBytes?: number;
 }
 
 export const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -60,6 +64,10 @@ export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promis
     throw new Error(`ONNX model not found: ${abs}`);
   }
   if (!stat.isFile()) throw new Error(`ONNX model path is not a file: ${abs}`);
+  const maxBytes = maxModelBytes(opts.maxBytes);
+  if (stat.size > maxBytes) throw new Error(`${path.basename(abs)} holds ${formatBytes(stat.size)}; ${budgetHint(maxBytes)}.`);
+  // External data paths are checked before ONNX Runtime, which would open whatever the file names.
+  await checkOnnxData(abs, await fs.promises.readFile(abs), maxBytes);
   let main: Awaited<ReturnType<typeof createSession>>;
   try {
     main = await createSession(abs, opts);
