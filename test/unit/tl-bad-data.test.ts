@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { csv, fromArrays, fromTensors, imageFolder } from '../../src/tl/data';
-import { fit } from '../../src/tl/train';
+import { fineTune, fit } from '../../src/tl/train';
 import { evaluate } from '../../src/tl/evaluate';
 import { clearEmbeddingCache } from '../../src/tl/embeddings';
 import { withHead } from '../../src/tl/heads';
@@ -17,7 +17,7 @@ import { getOutputSink, setOutputSink } from '../../src/tl/output';
 import { DISPLAY_SYMBOL, type Displayable } from '../../src/common/display';
 import { MIME, TEXT_PLAIN } from '../../src/common/mime';
 import type { TrainingRun } from '../../src/common/shapes';
-import { classImage, makeImageFolder, RecordingSink, tinyConvBase, tmpDir, truncatePngs, writePng } from './tl-helpers';
+import { classImage, makeImageFolder, poisonedLoss, RecordingSink, tinyConvBase, tmpDir, truncatePngs, writePng } from './tl-helpers';
 
 process.env.TRANSFER_LAB_CACHE = tmpDir('tl-bad-data-cache-');
 const outside = getOutputSink();
@@ -230,4 +230,21 @@ test('a frozen base that outputs NaN is an error naming the image, before the he
   assert.equal(r.status, 'error');
   assert.match(r.stoppedReason ?? '', /loss became NaN at epoch 1, batch 1; the weights from the start of epoch 1 are restored/);
   hostile('a frozen base with a NaN weight (uncached path)', 'stop');
+});
+
+test('fineTune does not start its second phase after the first one stopped on NaN', async () => {
+  const root = makeImageFolder({ classes: { red: 4, blue: 4 } });
+  const data = await imageFolder(root, { size: [16, 16], batchSize: 4 });
+  const model = imageModel(data.classes);
+  const p = poisonedLoss();
+  model.compile({ optimizer: 'adam', loss: p.loss });
+  p.arm(2);
+  const before = sink.bundles(MIME.training).length;
+  await assert.rejects(
+    fineTune(model, data, { headEpochs: 2, fineTuneEpochs: 2, cacheDir: false, verbose: false }),
+    /fineTune\(\): the head phase stopped \(loss became NaN at epoch 1, batch 2; the weights from the start of epoch 1 are restored and the optimizer starts afresh\), so the fine-tune phase did not run\./,
+  );
+  const runs = (sink.bundles(MIME.training).slice(before) as TrainingRun[]).map((r) => r.phase);
+  assert.ok(!runs.includes('fine-tune'), 'no fine-tune run was shown');
+  hostile('fineTune: NaN loss in the head phase', 'stop');
 });
