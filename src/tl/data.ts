@@ -19,6 +19,7 @@ import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { isInterruptRequested, InterruptedError } from './output';
 import { assertFiniteRows, assertFiniteTensor, spellsNonFinite } from './finite';
 import { listClassFolders, listClassImages, type ClassListing } from './folder-scan';
+import { printable } from './text';
 import { TEXT_PLAIN } from '../common/mime';
 
 // --- public shapes
@@ -601,7 +602,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
   const head = header;
   const dup = head.findIndex((h, i) => head.indexOf(h) !== i);
   if (dup >= 0) {
-    throw new Error(`csv(): ${file} has two columns named '${head[dup]}' (columns ${head.indexOf(head[dup]) + 1} and ${dup + 1}); rename one so that each column has its own name.`);
+    throw new Error(`csv(): ${file} has two columns named '${printable(head[dup])}' (columns ${head.indexOf(head[dup]) + 1} and ${dup + 1}); rename one so that each column has its own name.`);
   }
   const labelCol = head.indexOf(opts.label);
   if (labelCol < 0) throw new Error(`csv(): ${file} has no column '${opts.label}'; its columns are: ${head.join(', ')}`);
@@ -633,7 +634,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
     let bad: string | undefined;
     for (let k = 0; k < featureCols.length; k++) {
       const raw = values[featureCols[k]].trim();
-      if (spellsNonFinite(raw)) throw new Error(`csv(): ${file} line ${line}, column '${features[k]}' is ${raw}. NaN and Infinity are not allowed in the input; remove the row or fill the value.`);
+      if (spellsNonFinite(raw)) throw new Error(`csv(): ${file} line ${line}, column '${printable(features[k])}' is ${raw}. NaN and Infinity are not allowed in the input; remove the row or fill the value.`);
       const v = raw === '' ? NaN : Number(raw);
       if (!Number.isFinite(v)) {
         bad = `column '${features[k]}' is ${JSON.stringify(raw)}, not a number`;

@@ -25,7 +25,7 @@ import { fromArrays, type Dataset } from './data';
 import { isInterruptRequested, InterruptedError } from './output';
 import { onnxBase, type FeatureExtractor } from './onnx/extractor';
 import { assertFiniteRows } from './finite';
-import { printable } from './readable';
+import { printable } from './text';
 
 type Layer = tf.layers.Layer;
 

@@ -9,6 +9,7 @@
  * memory with the weights until the optimizer assigns new values, so a snapshot per epoch is cheap.
  */
 import * as tf from '@tensorflow/tfjs';
+import { printable } from './text';
 
 export class NanGuard {
   /** Why training stopped, once it has; e.g. "loss became NaN at epoch 2, batch 5". */
@@ -50,7 +51,7 @@ export class NanGuard {
       }
     }
     const bad = firstNonFiniteWeight(this.watched());
-    if (bad) this.reason = `weight '${bad}' became NaN or Infinity in epoch ${this.epoch + 1} while the loss stayed finite`;
+    if (bad) this.reason = `weight '${printable(bad)}' became NaN or Infinity in epoch ${this.epoch + 1} while the loss stayed finite`;
     return this.reason !== undefined;
   }
 

@@ -4,18 +4,13 @@
  * split, has nothing left to learn from.
  */
 import type { Dataset, UnreadableSample } from './data';
+import { printable } from './text';
 
 export interface UnreadableFile {
   /** Relative to the data folder. */
   file: string;
   split: 'train' | 'validation';
   reason: string;
-}
-
-/** Names as plain text on one line: a file name with control characters is shown quoted and escaped. */
-export function printable(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f-\u009f]/.test(name) ? JSON.stringify(name) : name;
 }
 
 function usableCounts(ds: Dataset, bad: readonly UnreadableSample[]): Record<string, number> {

@@ -482,7 +482,10 @@ function newRunId(): string {
 
 /**
  * Trains `model` on `data`. Shows a live TrainingRun, returns the history. On interrupt the model keeps
- * the weights trained so far, the run ends 'interrupted' and InterruptedError is thrown.
+ * the weights trained so far, the run ends 'interrupted' and InterruptedError is thrown. A NaN or
+ * Infinity loss or weight stops training with the weights from the start of that epoch: the result
+ * then has status 'error' and says why in stoppedReason. Images that fail to decode are left out and
+ * named (result.unreadable); a class with none left is an error before training starts.
  */
 export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions = {}): Promise<FitResult> {
   assertTrainable(model, 'fit()');

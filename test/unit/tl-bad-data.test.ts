@@ -248,3 +248,30 @@ test('fineTune does not start its second phase after the first one stopped on Na
   assert.ok(!runs.includes('fine-tune'), 'no fine-tune run was shown');
   hostile('fineTune: NaN loss in the head phase', 'stop');
 });
+
+test('file and class names with control characters are shown escaped, never raw', async () => {
+  const evil = 'evil\n\u001b[2J';
+  const root = makeImageFolder({ classes: { red: 3, [evil]: 3 } });
+  fs.renameSync(path.join(root, 'red', 'img000.png'), path.join(root, 'red', 'x\u001b]0;owned\u0007.png'));
+  truncatePngs(path.join(root, evil));
+  const odd = path.join(root, 'red', 'x\u001b]0;owned\u0007.png');
+  const b = fs.readFileSync(odd);
+  fs.writeFileSync(odd, b.subarray(0, Math.floor(b.length / 2)));
+  const data = await imageFolder(root, { size: [16, 16] });
+  const err = await fit(imageModel(data.classes), data, { epochs: 1, cacheEmbeddings: false, verbose: false }).then(
+    () => '',
+    (e: Error) => e.message,
+  );
+  assert.match(err, /class '"evil\\n\\u001b\[2J"' has no training image left/);
+  assert.doesNotMatch(err, /\u001b/);
+  fs.rmSync(path.join(root, evil), { recursive: true });
+  fs.mkdirSync(path.join(root, 'blue'));
+  for (const f of ['img000.png', 'img001.png']) fs.copyFileSync(path.join(root, 'red', 'img002.png'), path.join(root, 'blue', f));
+  const clean = await imageFolder(root, { size: [16, 16] });
+  const { value: r, warned } = await warnings(() => fit(imageModel(clean.classes), clean, { epochs: 1, cacheEmbeddings: false, verbose: false }));
+  assert.equal(r.unreadable?.length, 1);
+  assert.ok(warned.includes('left out: "red/x\\u001b]0;owned\\u0007.png"'), warned);
+  assert.doesNotMatch(warned, /[\u0000-\u0008\u000b-\u001f]/);
+  hostile('a class name with a newline and a terminal escape', 'error');
+  hostile('an undecodable file whose name holds terminal escapes', 'note');
+});
