@@ -107,7 +107,15 @@ async function walk(dir: string, ancestors: Set<string>, viaLink: boolean, w: Wa
       }
       target = t.real;
     } else if (!e.isDirectory() && !e.isFile()) continue;
-    const { id, isDir, isFile } = await fileId(target);
+    let info: Awaited<ReturnType<typeof fileId>>;
+    try {
+      info = await fileId(target);
+    } catch (err) {
+      // Gone or unreadable since the folder was listed.
+      w.skipped.push({ file: full, reason: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      continue;
+    }
+    const { id, isDir, isFile } = info;
     if (isDir) {
       if (ancestors.has(id)) {
         w.skipped.push({ file: full, reason: `symbolic link loop: it points back to ${path.relative(w.realRoot, target) || 'the data folder'}` });

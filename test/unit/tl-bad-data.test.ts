@@ -104,6 +104,12 @@ test('imageFolder: symbolic link loops, links out of the folder, links between c
   assert.match(reason('cat/fan/f0/b'), /same folder as cat\/fan\/f0\/a, listed once/);
   const shown = (data as unknown as Displayable)[DISPLAY_SYMBOL]()[TEXT_PLAIN] as string;
   assert.match(shown, /skipped \d+ file\(s\)/);
+  // The same folder reached through a link: links inside it still count as inside.
+  const viaLink = path.join(tmpDir('tl-via-'), 'data');
+  fs.symlinkSync(root, viaLink);
+  const again = await imageFolder(viaLink, { size: [16, 16], validationSplit: 0.5, seed: 1 });
+  assert.deepEqual(again.counts, data.counts);
+  assert.deepEqual(again.files.validation.map(real), validation);
   for (const c of ['loop to the class folder', 'loop to the data folder', 'link to another class', 'folder link out', 'file link out', 'broken link', 'link to itself', 'hard link', 'class linking the data folder', 'class folder outside', 'links fanning out 24 levels deep']) {
     hostile(`imageFolder: ${c}`, 'note');
   }
