@@ -17,7 +17,8 @@ import { freeze, recompileIfNeeded, unfreeze } from './freeze';
 import { blocksOf } from './inspect';
 import { save } from './export';
 import { asSplit, type Dataset } from './data';
-import { freshOptimizerIfPoisoned, NanGuard } from './nan-guard';
+import { firstNonFiniteWeight, freshOptimizerIfPoisoned, NanGuard } from './nan-guard';
+import { printable } from './text';
 import { describeUnreadable, usableOrThrow, type UnreadableFile } from './readable';
 import { computeEmbeddings, embeddingDataset, layersHash, splitAtFrozenBase, type EmbeddingStats } from './embeddings';
 
@@ -502,6 +503,8 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     if (verbose) console.log(s);
   };
 
+  const badWeight = firstNonFiniteWeight(model.weights);
+  if (badWeight) throw new Error(`fit(): the model's weight '${printable(badWeight)}' holds NaN or Infinity before training; load or build the model again.`);
   prepareCompile(model, opts);
   const mode = labelModeFor(model);
   checkClasses(model, train, mode);

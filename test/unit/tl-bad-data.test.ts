@@ -219,23 +219,34 @@ test('a duplicate CSV header is an error naming the column', async () => {
   hostile('csv: a duplicate label column', 'error');
 });
 
-test('a frozen base that outputs NaN is an error naming the image, before the head trains', async () => {
+test('a model holding NaN is refused before training; a base whose outputs overflow is an error naming the image', async () => {
   await clearEmbeddingCache();
   const root = makeImageFolder({ classes: { red: 3, blue: 3 } });
   const data = await imageFolder(root, { size: [16, 16] });
   const model = imageModel(data.classes);
   const conv = model.getLayer('base_conv');
   const [kernel, ...rest] = conv.getWeights();
-  const poisoned = tf.tidy(() => kernel.mul(tf.scalar(NaN)));
-  conv.setWeights([poisoned, ...rest]);
-  tf.dispose([poisoned]);
-  await assert.rejects(fit(model, data, { epochs: 1, cacheDir: false, baseEngine: 'tfjs', verbose: false }), /embedding cache: the frozen base: the output for blue\/img000\.png holds NaN .*\(6 samples in all hold NaN or Infinity\)\. Check the base for NaN or Infinity weights\./);
-  hostile('a frozen base with a NaN weight (cached path)', 'error');
-  // Without the cache the same model trains into a NaN loss, which the guard stops.
+  const setKernel = (v: number) => {
+    const k = tf.tidy(() => tf.fill(kernel.shape, v));
+    conv.setWeights([k, ...rest]);
+    k.dispose();
+  };
+  setKernel(NaN);
+  for (const cacheEmbeddings of [true, false]) {
+    await assert.rejects(fit(model, data, { epochs: 1, cacheEmbeddings, cacheDir: false, verbose: false }), /fit\(\): the model's weight 'base_conv\/kernel(_\d+)?' holds NaN or Infinity before training/);
+    hostile(`a model with a NaN weight (cacheEmbeddings ${cacheEmbeddings})`, 'error');
+  }
+  // Finite weights, but 27 products of 1e38 each overflow float32: the base outputs Infinity and NaN.
+  setKernel(1e38);
+  await assert.rejects(
+    fit(model, data, { epochs: 1, cacheDir: false, baseEngine: 'tfjs', verbose: false }),
+    /embedding cache: the frozen base: the output for blue\/img000\.png holds (NaN|-?Infinity) .*\(6 samples in all hold NaN or Infinity\)\. Check the base for NaN or Infinity weights\./,
+  );
+  hostile('a frozen base whose outputs overflow (cached path)', 'error');
   const r = await fit(model, data, { epochs: 2, cacheEmbeddings: false, verbose: false });
   assert.equal(r.status, 'error');
-  assert.match(r.stoppedReason ?? '', /loss became NaN at epoch 1, batch 1; the weights from the start of epoch 1 are restored/);
-  hostile('a frozen base with a NaN weight (uncached path)', 'stop');
+  assert.match(r.stoppedReason ?? '', /became NaN .*epoch 1.*; the weights from the start of epoch 1 are restored/);
+  hostile('a frozen base whose outputs overflow (uncached path)', 'stop');
 });
 
 test('fineTune does not start its second phase after the first one stopped on NaN', async () => {
