@@ -16,6 +16,10 @@ import Papa from 'papaparse';
 import { getMeta, PREPROCESS_UNIT, type Preprocessing } from './meta';
 import { decodeImage, probeImage, resolveDecoder, type DecoderChoice, type DecoderName } from './decode';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
+import { isInterruptRequested, InterruptedError } from './output';
+import { assertFiniteRows, assertFiniteTensor, spellsNonFinite } from './finite';
+import { listClassFolders, listClassImages, type ClassListing } from './folder-scan';
+import { printable } from './text';
 import { TEXT_PLAIN } from '../common/mime';
 
 // --- public shapes
@@ -63,6 +67,14 @@ export interface SkippedFile {
   reason: string;
 }
 
+export interface UnreadableSample {
+  /** Position in its dataset. */
+  position: number;
+  /** As sampleName() gives it. */
+  name: string;
+  reason: string;
+}
+
 export type DataKind = 'images' | 'csv' | 'tensors';
 
 /** One split of labelled samples: what fit, evaluate and the embedding cache consume. */
@@ -88,6 +100,12 @@ export interface Dataset {
   batches(opts?: BatchOptions): AsyncGenerator<Batch, void, undefined>;
   /** A content hash per sample, in sample order: file bytes for images, row values for tensors. */
   contentKeys(): Promise<string[]>;
+  /** The sample at a position, for messages: a file relative to the data folder, a CSV line, a tensor row. */
+  sampleName(position: number): string;
+  /** Samples that failed to load so far (images that did not decode), in position order. */
+  unreadable(): UnreadableSample[];
+  /** Loads every sample not yet loaded once, so that unreadable() lists them all. Keeps nothing. */
+  checkReadable(): Promise<void>;
   [Symbol.asyncIterator](): AsyncIterator<Batch>;
 }
 
@@ -165,7 +183,6 @@ export interface TensorDataOptions extends SplitOptions {
 
 export const DEFAULT_BATCH_SIZE = 32;
 export const DEFAULT_IMAGE_SIZE: [number, number] = [224, 224];
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 const PROBE_BYTES = 64 * 1024;
 
 // --- seeded randomness
@@ -252,6 +269,11 @@ interface Source {
   /** Runs when the batch is taken; returns preprocessed float32 [n, ...elementShape]. */
   toTensor(f: Fetched, augment: ResolvedAugment | undefined, rand: () => number): tf.Tensor;
   contentKey(indices: number[]): Promise<string[]>;
+  sampleName(i: number): string;
+  /** Why sample i failed to load, when it did. */
+  failure(i: number): string | undefined;
+  /** Loads the samples not loaded before, to learn which fail. */
+  check(indices: number[]): Promise<void>;
 }
 
 class View implements Dataset {
@@ -296,6 +318,21 @@ class View implements Dataset {
 
   contentKeys(): Promise<string[]> {
     return this.src.contentKey([...this.indices]);
+  }
+
+  sampleName(position: number): string {
+    return this.src.sampleName(this.indices[position]);
+  }
+
+  unreadable(): UnreadableSample[] {
+    return this.indices.flatMap((i, position) => {
+      const reason = this.src.failure(i);
+      return reason === undefined ? [] : [{ position, name: this.src.sampleName(i), reason }];
+    });
+  }
+
+  checkReadable(): Promise<void> {
+    return this.src.check([...this.indices]);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
@@ -407,6 +444,7 @@ class ArraySource implements Source {
     /** Either a tensor the caller owns (read, never disposed) or rows we own. */
     private readonly data: tf.Tensor | Float32Array,
     readonly inputKey: string,
+    private readonly rowName: (i: number) => string = (i) => `row ${i}`,
   ) {
     this.rowSize = elementShape.reduce((a, b) => a * b, 1);
   }
@@ -414,6 +452,16 @@ class ArraySource implements Source {
   async fetch(indices: number[]): Promise<Fetched> {
     return { kept: indices, payload: indices };
   }
+
+  sampleName(i: number): string {
+    return this.rowName(i);
+  }
+
+  failure(): undefined {
+    return undefined;
+  }
+
+  async check(): Promise<void> {}
 
   toTensor(f: Fetched, augment: ResolvedAugment | undefined): tf.Tensor {
     if (augment) throw new Error('Augmentation applies to image folders only.');
@@ -476,6 +524,7 @@ export function fromArrays(
     throw new Error(`fromArrays: ${values.length} values do not make ${labels.length} rows of shape [${elementShape.join(', ')}].`);
   }
   for (const l of labels) if (!(Number.isInteger(l) && l >= 0 && l < opts.classes.length)) throw new Error(`fromArrays: label ${l} is not a class index (0–${opts.classes.length - 1}).`);
+  assertFiniteRows(values, elementShape, `fromArrays${opts.name ? ` (${opts.name})` : ''}`, (r) => `row ${r}`);
   const src = new ArraySource('tensors', opts.name ?? 'arrays', opts.classes, labels, elementShape, values, opts.inputKey ?? `arrays:${elementShape.join('x')}`);
   return makeData<'tensors'>(src, opts, undefined, () => ({}));
 }
@@ -485,6 +534,7 @@ export function fromTensors(xs: tf.Tensor, ys: tf.Tensor, opts: TensorDataOption
   if (xs.rank < 2) throw new Error(`fromTensors: xs must have a batch dimension, got shape [${xs.shape.join(', ')}]`);
   if (xs.shape[0] !== ys.shape[0]) throw new Error(`fromTensors: xs has ${xs.shape[0]} samples but ys has ${ys.shape[0]}.`);
   if (xs.shape[0] === 0) throw new Error('fromTensors: no samples.');
+  assertFiniteTensor(xs, 'fromTensors', (r) => `xs row ${r}`);
   const { labels, numClasses } = labelsFromTensor(ys);
   const classes = opts.classes ?? Array.from({ length: numClasses }, (_, i) => String(i));
   if (classes.length < numClasses) {
@@ -550,6 +600,10 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
   });
   if (!header) throw new Error(`csv(): ${file} is empty (no header row).`);
   const head = header;
+  const dup = head.findIndex((h, i) => head.indexOf(h) !== i);
+  if (dup >= 0) {
+    throw new Error(`csv(): ${file} has two columns named '${printable(head[dup])}' (columns ${head.indexOf(head[dup]) + 1} and ${dup + 1}); rename one so that each column has its own name.`);
+  }
   const labelCol = head.indexOf(opts.label);
   if (labelCol < 0) throw new Error(`csv(): ${file} has no column '${opts.label}'; its columns are: ${head.join(', ')}`);
   const features = opts.features ?? head.filter((_, i) => i !== labelCol);
@@ -561,7 +615,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
     return i;
   });
 
-  const good: { label: string; x: number[] }[] = [];
+  const good: { line: number; label: string; x: number[] }[] = [];
   for (const { line, values } of rows) {
     if (values.length !== head.length) {
       badRows.push({ line, reason: `${values.length} fields, the header has ${head.length}` });
@@ -580,6 +634,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
     let bad: string | undefined;
     for (let k = 0; k < featureCols.length; k++) {
       const raw = values[featureCols[k]].trim();
+      if (spellsNonFinite(raw)) throw new Error(`csv(): ${file} line ${line}, column '${printable(features[k])}' is ${raw}. NaN and Infinity are not allowed in the input; remove the row or fill the value.`);
       const v = raw === '' ? NaN : Number(raw);
       if (!Number.isFinite(v)) {
         bad = `column '${features[k]}' is ${JSON.stringify(raw)}, not a number`;
@@ -588,7 +643,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
       x.push(v);
     }
     if (bad) badRows.push({ line, reason: bad });
-    else good.push({ label, x });
+    else good.push({ line, label, x });
   }
   badRows.sort((a, b) => a.line - b.line);
   if (good.length === 0) {
@@ -604,7 +659,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
   const labels = good.map((g) => index.get(g.label) as number);
   const values = new Float32Array(good.length * features.length);
   good.forEach((g, r) => values.set(g.x, r * features.length));
-  const src = new ArraySource('csv', file, classes, labels, [features.length], values, `csv:${features.join(',')}`);
+  const src = new ArraySource('csv', file, classes, labels, [features.length], values, `csv:${features.join(',')}`, (i) => `line ${good[i].line}`);
   const data = makeData<'csv'>(src, opts, undefined, () => ({ file, features, badRows }));
   return data as CsvData;
 }
@@ -631,7 +686,9 @@ class ImageSource implements Source {
   readonly kind = 'images' as const;
   readonly elementShape: readonly number[];
   readonly inputKey: string;
-  private readonly bad = new Set<number>();
+  /** Why a sample failed to decode, by index; and the samples that decoded at least once. */
+  private readonly bad = new Map<number, string>();
+  private readonly ok = new Set<number>();
 
   constructor(
     readonly name: string,
@@ -654,10 +711,12 @@ class ImageSource implements Source {
         if (this.bad.has(i)) return undefined;
         try {
           const img = await decodeImage(this.files[i], { size: this.size, channels: this.channels, decoder: this.decoder });
+          this.ok.add(i);
           return img.data;
         } catch (e) {
-          this.bad.add(i);
-          this.skipped.push({ file: this.files[i], reason: `decode failed: ${(e as Error).message}` });
+          const reason = `decode failed: ${(e as Error).message}`;
+          this.bad.set(i, reason);
+          this.skipped.push({ file: this.files[i], reason });
           return undefined;
         }
       }),
@@ -672,6 +731,23 @@ class ImageSource implements Source {
     });
     const payload: ImagePayload = { pixels };
     return { kept, payload };
+  }
+
+  sampleName(i: number): string {
+    return path.relative(this.name, this.files[i]);
+  }
+
+  failure(i: number): string | undefined {
+    return this.bad.get(i);
+  }
+
+  async check(indices: number[]): Promise<void> {
+    const unknown = indices.filter((i) => !this.ok.has(i) && !this.bad.has(i));
+    // In batches, so that no more than one batch of pixels is held at a time.
+    for (let k = 0; k < unknown.length; k += 32) {
+      if (isInterruptRequested()) throw new InterruptedError();
+      await this.fetch(unknown.slice(k, k + 32));
+    }
   }
 
   toTensor(f: Fetched, augment: ResolvedAugment | undefined, rand: () => number): tf.Tensor {
@@ -737,33 +813,6 @@ class ImageSource implements Source {
   }
 }
 
-async function listImages(dir: string, skipped: SkippedFile[]): Promise<string[]> {
-  const out: string[] = [];
-  const entries = (await fsp.readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const full = path.join(dir, e.name);
-    let isDir = e.isDirectory();
-    let isFile = e.isFile();
-    if (e.isSymbolicLink()) {
-      try {
-        const st = await fsp.stat(full);
-        isDir = st.isDirectory();
-        isFile = st.isFile();
-      } catch {
-        skipped.push({ file: full, reason: 'broken symbolic link' });
-        continue;
-      }
-    }
-    if (isDir) out.push(...(await listImages(full, skipped)));
-    else if (isFile) {
-      if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) out.push(full);
-      else skipped.push({ file: full, reason: 'not a .png, .jpg or .jpeg file' });
-    }
-  }
-  return out;
-}
-
 async function probeFile(file: string): Promise<string | undefined> {
   let fh: fsp.FileHandle | undefined;
   try {
@@ -814,15 +863,7 @@ export async function imageFolder(dir: string, opts: ImageFolderOptions = {}): P
   const augmentation = resolveAugment(opts.augment);
 
   const skipped: SkippedFile[] = [];
-  const entries = (await fsp.readdir(root, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const folders: string[] = [];
-  for (const e of entries) {
-    if (e.name.startsWith('.')) continue;
-    const full = path.join(root, e.name);
-    const isDir = e.isDirectory() || (e.isSymbolicLink() && (await fsp.stat(full).then((s) => s.isDirectory(), () => false)));
-    if (isDir) folders.push(e.name);
-    else skipped.push({ file: full, reason: 'not inside a class folder' });
-  }
+  const folders = await listClassFolders(root, skipped);
   if (folders.length === 0) {
     throw new Error(`imageFolder(): ${root} has no class subfolders. Put each class's images in a subfolder named after it, e.g. ${path.join(root, 'cat', '001.jpg')}.`);
   }
@@ -851,24 +892,27 @@ export async function imageFolder(dir: string, opts: ImageFolderOptions = {}): P
 
   const files: string[] = [];
   const labels: number[] = [];
+  const listings = await listClassImages(root, folders);
   for (const folder of folders) {
     const classDir = path.join(root, folder);
-    const before = skipped.length;
-    const found = await listImages(classDir, skipped);
-    if (found.length === 0 && skipped.length === before) throw new Error(`imageFolder(): class folder ${classDir} is empty.`);
+    const { files: found, skipped: left } = listings.get(folder) as ClassListing;
+    skipped.push(...left);
+    if (found.length === 0 && left.length === 0) throw new Error(`imageFolder(): class folder ${classDir} is empty.`);
     const reasons = await mapLimit(found, 32, probeFile);
+    const why: SkippedFile[] = [...left];
     let readable = 0;
     found.forEach((f, i) => {
-      if (reasons[i]) skipped.push({ file: f, reason: reasons[i] as string });
+      if (reasons[i]) why.push({ file: f, reason: reasons[i] as string });
       else {
         files.push(f);
         labels.push(classes.indexOf(folder));
         readable++;
       }
     });
+    skipped.push(...why.slice(left.length));
     if (readable === 0) {
-      const why = skipped.slice(before, before + 3).map((s) => `${path.basename(s.file)}: ${s.reason}`).join('; ');
-      throw new Error(`imageFolder(): class folder ${classDir} has no readable PNG or JPEG images (${why}).`);
+      const first = why.slice(0, 3).map((s) => `${path.relative(classDir, s.file)}: ${s.reason}`).join('; ');
+      throw new Error(`imageFolder(): class folder ${classDir} has no readable PNG or JPEG images (${first}).`);
     }
   }
   if (files.length === 0) throw new Error(`imageFolder(): no images found in ${root}.`);

@@ -24,6 +24,8 @@ import { installBatchNormFix } from './freeze';
 import { fromArrays, type Dataset } from './data';
 import { isInterruptRequested, InterruptedError } from './output';
 import { onnxBase, type FeatureExtractor } from './onnx/extractor';
+import { assertFiniteRows } from './finite';
+import { printable } from './text';
 
 type Layer = tf.layers.Layer;
 
@@ -474,6 +476,8 @@ export async function computeEmbeddings(base: tf.LayersModel, baseHash: string, 
   const positions = rows.flatMap((r, i) => (r ? [i] : []));
   const values = new Float32Array(positions.length * dim);
   positions.forEach((p, r) => values.set(rows[p] as Float32Array, r * dim));
+  // A base that turns an input into NaN would make the head's loss NaN from its first step.
+  assertFiniteRows(values, shape, 'embedding cache: the frozen base', (r) => `the output for ${printable(data.sampleName(positions[r]))}`, 'Check the base for NaN or Infinity weights.');
   stats.seconds = (Date.now() - t0) / 1000;
   return { values, shape, labels: positions.map((p) => data.labels[p]), positions, stats };
 }

@@ -11,6 +11,7 @@ import { getOutputSink } from './output';
 import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './meta';
 import { asSplit, type Dataset } from './data';
 import { decodeImage, type DecoderChoice } from './decode';
+import { describeUnreadable, type UnreadableFile } from './readable';
 
 type AnyModel = tf.LayersModel | tf.GraphModel;
 
@@ -30,6 +31,8 @@ export interface EvaluationResult {
   samples: number;
   perClass: ClassMetrics[];
   confusion: ConfusionData;
+  /** Images that could not be decoded and were left out. */
+  unreadable?: UnreadableFile[];
 }
 
 const EPS = 1e-7;
@@ -160,8 +163,14 @@ export async function evaluate(model: AnyModel, data: unknown, opts: EvaluateOpt
   const perClass = classMetrics(matrix, classes);
   const confusion: ConfusionData = { kind: 'confusion', version: 1, classes, matrix, accuracy: correct / n, perClass };
   const result: EvaluationResult = { accuracy: correct / n, loss: lossSum / n, samples: n, perClass, confusion };
+  const which = ds === split.validation ? 'validation' : 'train';
+  const unreadable: UnreadableFile[] = ds.unreadable().map((u) => ({ file: u.name, split: which, reason: u.reason }));
+  if (unreadable.length) {
+    result.unreadable = unreadable;
+    console.warn(`evaluate(): ${describeUnreadable(unreadable)}`);
+  }
   // As a cell's last value: the whole matrix when it was not shown already, else one line.
-  const summary = `accuracy ${f4(result.accuracy)}, loss ${f4(result.loss)} on ${n} samples`;
+  const summary = `accuracy ${f4(result.accuracy)}, loss ${f4(result.loss)} on ${n} samples${unreadable.length ? ` (${unreadable.length} unreadable image(s) left out)` : ''}`;
   Object.defineProperty(result, DISPLAY_SYMBOL, {
     value: (): MimeBundle => (opts.display === false ? { [MIME.confusion]: confusion, [TEXT_PLAIN]: formatConfusion(confusion, result.loss) } : { [TEXT_PLAIN]: summary }),
     enumerable: false,

@@ -17,6 +17,9 @@ import { freeze, recompileIfNeeded, unfreeze } from './freeze';
 import { blocksOf } from './inspect';
 import { save } from './export';
 import { asSplit, type Dataset } from './data';
+import { firstNonFiniteWeight, freshOptimizerIfPoisoned, NanGuard } from './nan-guard';
+import { printable } from './text';
+import { describeUnreadable, usableOrThrow, type UnreadableFile } from './readable';
 import { computeEmbeddings, embeddingDataset, layersHash, splitAtFrozenBase, type EmbeddingStats } from './embeddings';
 
 // --- options and results
@@ -89,6 +92,10 @@ export interface FitResult {
   embeddingCache?: EmbeddingStats & { train: EmbeddingStats; validation?: EmbeddingStats };
   /** Why the embedding cache was not used (when it was considered). */
   cacheSkippedReason?: string;
+  /** Set when a NaN or Infinity stopped training (status 'error'); the weights from the start of that epoch were put back. */
+  stoppedReason?: string;
+  /** Images that could not be decoded and were left out of training or validation. */
+  unreadable?: UnreadableFile[];
   seconds: number;
 }
 
@@ -437,6 +444,17 @@ function restore(model: tf.LayersModel, weights: tf.Tensor[]): void {
   model.setWeights(weights);
 }
 
+/** Replaces an optimizer whose state went NaN with a fresh one (see freshOptimizerIfPoisoned). */
+async function resetOptimizer(model: tf.LayersModel, learningRate: number | undefined): Promise<boolean> {
+  const old = model.optimizer;
+  const fresh = await freshOptimizerIfPoisoned(old, learningRate);
+  if (!fresh) return false;
+  const owned = (model as unknown as ModelInternals).isOptimizerOwned === true;
+  compileWith(model, fresh, true, model.loss, ['accuracy']);
+  if (owned) old.dispose();
+  return true;
+}
+
 // --- fit
 
 /** Cached base outputs beyond this stay uncached (a cut at an early, wide layer would not fit in memory). */
@@ -454,7 +472,9 @@ function summarizeFit(r: FitResult): string {
   const metrics = last ? (['loss', 'acc', 'val_loss', 'val_acc'] as const).filter((k) => last[k] !== undefined).map((k) => `${k} ${fmt(last[k])}`).join(', ') : '';
   const best = r.best ? `; best ${r.best.monitor} ${fmt(r.best.value)} at epoch ${r.best.epoch}` : '';
   const cache = r.embeddingCache ? `; head trained on cached embeddings (${r.embeddingCache.samples} samples)` : '';
-  return `fit ${r.status} after ${r.history.length} epoch(s) in ${r.seconds.toFixed(1)} s${metrics ? `: ${metrics}` : ''}${best}${cache}`;
+  const stopped = r.stoppedReason ? `\nstopped: ${r.stoppedReason}` : '';
+  const unreadable = r.unreadable?.length ? `\n${describeUnreadable(r.unreadable)}` : '';
+  return `fit ${r.status} after ${r.history.length} epoch(s) in ${r.seconds.toFixed(1)} s${metrics ? `: ${metrics}` : ''}${best}${cache}${stopped}${unreadable}`;
 }
 
 function newRunId(): string {
@@ -463,7 +483,10 @@ function newRunId(): string {
 
 /**
  * Trains `model` on `data`. Shows a live TrainingRun, returns the history. On interrupt the model keeps
- * the weights trained so far, the run ends 'interrupted' and InterruptedError is thrown.
+ * the weights trained so far, the run ends 'interrupted' and InterruptedError is thrown. A NaN or
+ * Infinity loss or weight stops training with the weights from the start of that epoch: the result
+ * then has status 'error' and says why in stoppedReason. Images that fail to decode are left out and
+ * named (result.unreadable); a class with none left is an error before training starts.
  */
 export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions = {}): Promise<FitResult> {
   assertTrainable(model, 'fit()');
@@ -480,6 +503,8 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     if (verbose) console.log(s);
   };
 
+  const badWeight = firstNonFiniteWeight(model.weights);
+  if (badWeight) throw new Error(`fit(): the model's weight '${printable(badWeight)}' holds NaN or Infinity before training; load or build the model again.`);
   prepareCompile(model, opts);
   const mode = labelModeFor(model);
   checkClasses(model, train, mode);
@@ -527,8 +552,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
   let valData: Dataset | undefined = validation;
   let interrupted = isInterruptRequested();
   let best: { epoch: number; value: number; weights?: tf.Tensor[] } | undefined;
-  let lastGood: tf.Tensor[] | undefined;
-  let nanAt: string | undefined;
+  const guard = new NanGuard(model, () => trainModel.weights);
   let epochsWithoutImprovement = 0;
   let stoppedEarly = false;
   /** Set when early stopping put the best epoch's weights back (an interrupt says so). */
@@ -602,6 +626,19 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
       }
     }
     if (interrupted) throw new InterruptedError();
+    // The embedding pass loaded every image; without it, load them once now, so that a class whose
+    // images all fail to decode stops the run before it starts rather than in the middle.
+    if (!result.embeddingCache) {
+      await train.checkReadable();
+      await validation?.checkReadable();
+    }
+    const unreadable = usableOrThrow(train, validation, 'fit()');
+    if (unreadable.length) {
+      result.unreadable = unreadable;
+      const line = describeUnreadable(unreadable);
+      console.warn(line);
+      live.note(line);
+    }
 
     // --- the training loop (tfjs fitDataset, with our callbacks)
     const stepsPerEpoch = Math.ceil(trainData.size / batchSize);
@@ -629,8 +666,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
           epochIndex = epoch;
           epochStart = Date.now();
           samplesThisEpoch = 0;
-          lastGood?.forEach((t) => t.dispose());
-          lastGood = snapshot(model);
+          guard.onEpochBegin(epoch);
         },
         onBatchBegin: async (batch) => {
           if (opts.schedule && baseLr !== undefined) {
@@ -645,10 +681,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
           const elapsed = (trainEnd - epochStart) / 1000;
           throughput = elapsed > 0 ? samplesThisEpoch / elapsed : throughput;
           lastBatch = { epoch: epochIndex + 1, batch, step: epochIndex * stepsPerEpoch + batch + 1, loss: m.loss, acc: m.acc };
-          if (m.loss !== undefined && !Number.isFinite(m.loss)) {
-            nanAt ??= `loss became ${m.loss} at epoch ${epochIndex + 1}, batch ${batch + 1}`;
-            trainModel.stopTraining = true;
-          }
+          if (guard.onBatchEnd(batch, m.loss)) trainModel.stopTraining = true;
           live.batch(lastBatch, throughput, eta(epochIndex + 1, batch));
           if (isInterruptRequested()) {
             interrupted = true;
@@ -669,16 +702,13 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
           const point: EpochPoint = { epoch: epoch + 1, seconds: (Date.now() - epochStart) / 1000 };
           for (const k of ['loss', 'acc', 'val_loss', 'val_acc'] as const) if (m[k] !== undefined) point[k] = m[k];
           if (lr !== undefined) point.lr = lr;
-          if (nanAt || interrupted) {
-            // A partial epoch: keep its point only when it finished (interrupt on the last batch).
-            if (nanAt || samplesThisEpoch < trainData.size) return;
+          // An epoch that went bad leaves no point; its weights are put back at the end.
+          if (guard.onEpochEnd(m)) {
+            trainModel.stopTraining = true;
+            return;
           }
-          for (const k of ['val_loss'] as const) {
-            if (point[k] !== undefined && !Number.isFinite(point[k] as number)) {
-              nanAt ??= `${k} became ${point[k]} at epoch ${epoch + 1}`;
-              trainModel.stopTraining = true;
-            }
-          }
+          // A partial epoch: keep its point only when it finished (interrupt on the last batch).
+          if (interrupted && samplesThisEpoch < trainData.size) return;
           result.history.push(point);
           const value = m[monitor];
           if (value !== undefined && improves(monitor, value, best?.value, minDelta)) {
@@ -704,13 +734,13 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     });
 
     // --- how it ended
-    if (nanAt) {
-      const restored = best?.weights ? `best weights (epoch ${best.epoch}) restored` : lastGood ? 'weights from the start of that epoch restored' : 'weights not restored';
-      restore(model, best?.weights ?? lastGood ?? []);
-      const msg = `Training stopped: ${nanAt}; ${restored}. Lower the learning rate or check the data for NaN values.`;
+    if (guard.reason) {
+      result.stoppedReason = `${guard.reason}; ${guard.restore()}${(await resetOptimizer(model, lrBefore)) ? ' and the optimizer starts afresh' : ''}`;
       result.status = 'error';
+      const msg = `Training stopped: ${result.stoppedReason}. Lower the learning rate, or check the data and the model's weights for NaN or Infinity.`;
+      console.warn(msg);
       live.finish('error', msg);
-      throw new Error(msg);
+      return result;
     }
     if (earlyCfg && restoreBest && best?.weights && best.epoch !== result.history[result.history.length - 1]?.epoch) {
       restore(model, best.weights);
@@ -751,7 +781,7 @@ export async function fit(model: tf.LayersModel, data: unknown, opts: FitOptions
     trainModel.stopTraining = false;
     model.stopTraining = false;
     best?.weights?.forEach((t) => t.dispose());
-    lastGood?.forEach((t) => t.dispose());
+    guard.release();
     ownOptimizer?.dispose();
     result.seconds = (Date.now() - t0) / 1000;
     if (best) result.best = { epoch: best.epoch, monitor, value: best.value };
@@ -814,6 +844,7 @@ export async function fineTune(model: tf.LayersModel, data: unknown, opts: FineT
   freeze(model, { upTo: hs - 1 });
   unfreeze(model, { from: hs });
   const head = await fit(model, data, { ...fitOpts, optimizer: optimizerName, learningRate: lr, epochs: headEpochs, phase: 'head' });
+  if (head.stoppedReason) throw new Error(`fineTune(): the head phase stopped (${head.stoppedReason}), so the fine-tune phase did not run.`);
 
   const blocks = blocksOf(model.layers);
   const headBlocks = new Set(blocks.slice(hs).filter((_, k) => model.layers[hs + k].weights.length > 0));

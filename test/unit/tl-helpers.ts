@@ -153,3 +153,41 @@ export function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
   a.forEach((x, i) => x.forEach((v, j) => (m = Math.max(m, Math.abs(v - b[i][j])))));
   return m;
 }
+
+/**
+ * A cross-entropy loss that turns NaN on a chosen call (one call per training step), for testing the
+ * NaN guard with data that holds no NaN. `arm(k)`: the k-th call from now is NaN; `arm(0)`: never.
+ */
+export function poisonedLoss(): { loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor; arm: (k: number) => void; calls: () => number } {
+  let calls = 0;
+  let at = 0;
+  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor) => {
+    calls++;
+    const l = tf.metrics.categoricalCrossentropy(yTrue, yPred);
+    return calls === at ? tf.mul(l, NaN) : l;
+  };
+  return { loss, arm: (k) => (at = k === 0 ? 0 : calls + k), calls: () => calls };
+}
+
+/** The same loss with a finite value but NaN gradients on the armed call: only the weights go bad. */
+export function nanGradientLoss(): { loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor; arm: (k: number) => void } {
+  let calls = 0;
+  let at = 0;
+  // The value passes through; the gradient is NaN.
+  const nanGrad = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.mul(dy, NaN) })) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
+  const loss = (yTrue: tf.Tensor, yPred: tf.Tensor) => {
+    calls++;
+    const l = tf.metrics.categoricalCrossentropy(yTrue, yPred);
+    return calls === at ? nanGrad(l) : l;
+  };
+  return { loss, arm: (k) => (at = k === 0 ? 0 : calls + k) };
+}
+
+/** PNGs whose header is valid but whose data is cut short: they pass the folder scan and fail to decode. */
+export function truncatePngs(dir: string): void {
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.png'))) {
+    const p = path.join(dir, f);
+    const b = fs.readFileSync(p);
+    fs.writeFileSync(p, b.subarray(0, Math.floor(b.length / 2)));
+  }
+}

@@ -13,7 +13,7 @@ import { getOutputSink, setOutputSink, requestInterrupt, clearInterrupt, Interru
 import { withHead } from '../../src/tl/heads';
 import { freeze, unfreeze } from '../../src/tl/freeze';
 import { mobileNetV2Like } from '../../src/tl/builders';
-import { makeImageFolder, maxAbsDiff, RecordingSink, tinyConvBase, tmpDir, weightValues } from './tl-helpers';
+import { makeImageFolder, maxAbsDiff, nanGradientLoss, poisonedLoss, RecordingSink, tinyConvBase, tmpDir, weightValues } from './tl-helpers';
 
 // Keep the default embedding cache out of the home folder.
 process.env.TRANSFER_LAB_CACHE = tmpDir('tl-train-cache-');
@@ -193,20 +193,76 @@ test('class weights: zero weights freeze training; balanced weights follow the c
   tf.dispose([xs, ys]);
 });
 
-test('NaN loss stops training with the epoch and batch named and the last good weights back', async () => {
-  const n = 32;
-  const values = tf.tidy(() => tf.randomNormal([n, 4], 0, 1, 'float32', 2).arraySync() as number[][]);
-  values[20][1] = NaN;
-  const xs = tf.tensor2d(values);
-  const ys = tf.tensor1d([...Array(n).keys()].map((i) => i % 2), 'int32');
+test('NaN loss stops training with the epoch and batch named and the weights from the start of that epoch back', async () => {
+  const { xs, ys } = blobs(32);
   const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
+  // The reference: the same model after one clean epoch, which is where the run below must end up.
+  const ref = denseModel();
+  ref.compile({ optimizer: 'adam', loss: poisonedLoss().loss });
+  await fit(ref, data, { epochs: 1, shuffle: false, seed: 1, optimizer: 'adam', verbose: false });
+
+  const p = poisonedLoss();
   const m = denseModel();
-  await assert.rejects(fit(m, data, { epochs: 2, shuffle: false, seed: 1 }), /loss became NaN at epoch 1, batch 3;.*restored/);
-  assert.ok(weightValues(m).every((w) => w.every(Number.isFinite)), 'weights are finite again');
+  m.compile({ optimizer: 'adam', loss: p.loss });
+  p.arm(4 + 2); // epoch 2, batch 2
+  const r = await fit(m, data, { epochs: 3, shuffle: false, seed: 1, optimizer: 'adam' });
+  assert.equal(r.status, 'error');
+  assert.match(r.stoppedReason ?? '', /^loss became NaN at epoch 2, batch 2; the weights from the start of epoch 2 are restored and the optimizer starts afresh$/);
+  assert.equal(r.history.length, 1, 'the bad epoch leaves no point');
+  assert.ok(maxAbsDiff(weightValues(m), weightValues(ref)) < 1e-6, 'weights are those of the start of epoch 2');
   const final = sink.bundles(MIME.training).at(-1) as TrainingRun;
   assert.equal(final.status, 'error');
-  assert.match(final.message ?? '', /epoch 1, batch 3/);
+  assert.match(final.message ?? '', /Training stopped: loss became NaN at epoch 2, batch 2/);
+  assert.match((r as unknown as Displayable)[DISPLAY_SYMBOL]()[TEXT_PLAIN] as string, /^fit error after 1 epoch\(s\)[^]*\nstopped: loss became NaN at epoch 2, batch 2/);
+
+  // The optimizer's NaN moments went with it: the next fit trains on finite numbers.
+  const again = await fit(m, data, { epochs: 2, shuffle: false, seed: 1, verbose: false });
+  assert.equal(again.status, 'done');
+  assert.ok(weightValues(m).every((w) => w.every(Number.isFinite)));
   tf.dispose([xs, ys]);
+});
+
+test('NaN guard: any loss, a diverging MSE or cross-entropy, and NaN weights behind a finite loss', async () => {
+  const { xs, ys } = blobs(32);
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
+  for (const loss of ['meanSquaredError', 'categoricalCrossentropy']) {
+    const m = denseModel();
+    const r = await fit(m, data, { epochs: 3, loss, optimizer: 'sgd', learningRate: 1e30, seed: 1, verbose: false });
+    assert.equal(r.status, 'error', loss);
+    assert.match(r.stoppedReason ?? '', /became (NaN|-?Infinity) at epoch 1/, loss);
+    assert.ok(weightValues(m).every((w) => w.every(Number.isFinite)), `${loss}: weights are finite again`);
+  }
+  // The last step of the only epoch makes the weights NaN after its loss was computed: the loss never shows it.
+  const g = nanGradientLoss();
+  const m = denseModel();
+  m.compile({ optimizer: 'sgd', loss: g.loss });
+  const w0 = weightValues(m);
+  g.arm(4);
+  const r = await fit(m, data, { epochs: 1, shuffle: false, seed: 1, verbose: false });
+  assert.equal(r.status, 'error');
+  assert.match(r.stoppedReason ?? '', /weight '.+' became NaN or Infinity in epoch 1 while the loss stayed finite; the weights from the start of epoch 1 are restored/);
+  assert.equal(maxAbsDiff(weightValues(m), w0), 0);
+  tf.dispose([xs, ys]);
+});
+
+test('NaN guard on the embedding-cache path: only the head trains, and its weights come back', async () => {
+  await clearEmbeddingCache();
+  const dir = makeImageFolder({ classes: { red: 6, blue: 6 } });
+  const data = await imageFolder(dir, { size: [16, 16], batchSize: 4 });
+  const base = tinyConvBase([16, 16, 3]);
+  freeze(base);
+  const model = withHead(base, { classes: [...data.classes] });
+  const p = poisonedLoss();
+  model.compile({ optimizer: tf.train.adam(1e-2), loss: p.loss });
+  await fit(model, data, { epochs: 1, cacheDir: false, seed: 1, verbose: false });
+  const w0 = weightValues(model);
+  p.arm(3 + 2); // epoch 2 of 2, batch 2
+  const r = await fit(model, data, { epochs: 2, cacheDir: false, seed: 1, shuffle: false, verbose: false });
+  assert.ok(r.embeddingCache, 'the head trained on cached embeddings');
+  assert.equal(r.status, 'error');
+  assert.match(r.stoppedReason ?? '', /loss became NaN at epoch 2, batch 2; the weights from the start of epoch 2 are restored/);
+  assert.ok(weightValues(model).every((w) => w.every(Number.isFinite)));
+  assert.ok(maxAbsDiff(weightValues(model), w0) > 0, 'epoch 1 of this fit is kept');
 });
 
 test('interrupt stops cleanly: status interrupted, InterruptedError, trained weights kept', async () => {
