@@ -29,9 +29,6 @@ export interface CellHandlers {
 
 export type CellResult = { status: 'ok' } | { status: 'error' | 'interrupted' | 'died'; error: CellError };
 
-/** Raised for a cell when the process ends while it runs. */
-export class KernelDiedError extends Error {}
-
 export class KernelClient extends EventEmitter {
   private proc: ChildProcess | undefined;
   private readyPromise: Promise<DeviceReport> | undefined;

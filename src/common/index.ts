@@ -2,3 +2,4 @@ export * from './mime';
 export * from './shapes';
 export * from './display';
 export * from './protocol';
+export * from './errors';

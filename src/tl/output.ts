@@ -88,10 +88,5 @@ export function onInterrupt(cb: () => void): () => void {
   return () => listeners.delete(cb);
 }
 
-/** Thrown when training or a cell stops because the user interrupted it. */
-export class InterruptedError extends Error {
-  constructor(message = 'Interrupted by the user') {
-    super(message);
-    this.name = 'KeyboardInterrupt';
-  }
-}
+/** Thrown when training or a cell stops because the user interrupted it (defined with the other typed errors). */
+export { InterruptedError } from '../common/errors';

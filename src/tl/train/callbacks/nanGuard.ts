@@ -4,44 +4,48 @@
  * while the weights are not: the last step of an epoch is taken after its loss was computed, and a
  * ReLU or a clipped cross-entropy hides NaN weights from the loss for a while.
  *
- * Shaped as a training callback (epoch begin, batch end, epoch end): it snapshots the weights at the
- * start of every epoch, and after a stop puts that snapshot back. Snapshots are clones, which share
- * memory with the weights until the optimizer assigns new values, so a snapshot per epoch is cheap.
+ * A training callback: it snapshots the weights at the start of every epoch, drops an epoch that
+ * went bad (it leaves no point), and after the stop puts that epoch's snapshot back. Snapshots are
+ * clones, which share memory with the weights until the optimizer assigns new values, so a snapshot
+ * per epoch is cheap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { printable } from './text';
+import { printable } from '../../text';
+import { compileWith, internals } from '../compile';
+import { cloneOptimizer } from '../optimizers';
+import type { BatchEnd, EpochEnd, TrainingCallback, TrainingState } from './callback';
 
-export class NanGuard {
+export class NanGuard implements TrainingCallback {
   /** Why training stopped, once it has; e.g. "loss became NaN at epoch 2, batch 5". */
   reason?: string;
   private atStart?: tf.Tensor[];
   private epoch = 0;
 
-  /**
-   * `model`: whose weights are snapshot and put back (all of them, frozen ones included).
-   * `watched`: the weights whose values are checked at each epoch end (what trains).
-   */
-  constructor(
-    private readonly model: tf.LayersModel,
-    private readonly watched: () => readonly tf.LayerVariable[],
-  ) {}
+  /** Snapshots and puts back all of `state.model`'s weights (frozen ones too); checks those of `state.trainModel` (what trains). */
+  constructor(private readonly state: TrainingState) {}
 
   onEpochBegin(epoch: number): void {
     this.epoch = epoch;
     this.release();
-    this.atStart = this.model.getWeights().map((w) => tf.clone(w));
+    this.atStart = this.state.model.getWeights().map((w) => tf.clone(w));
   }
 
-  /** True when training must stop. */
-  onBatchEnd(batch: number, loss: number | undefined): boolean {
+  onBatchEnd({ batch, logs }: BatchEnd): void {
+    const loss = logs.loss;
     if (this.reason === undefined && loss !== undefined && !Number.isFinite(loss)) {
       this.reason = `loss became ${loss} at epoch ${this.epoch + 1}, batch ${batch + 1}`;
     }
-    return this.reason !== undefined;
+    if (this.reason !== undefined) this.state.stop();
   }
 
-  /** True when training must stop. `logs`: the epoch's metrics as numbers. */
-  onEpochEnd(logs: Record<string, number>): boolean {
+  onEpochEnd(end: EpochEnd): void {
+    if (!this.wentBad(end.logs)) return;
+    this.state.stop();
+    end.keep = false;
+  }
+
+  /** `logs`: the epoch's metrics as numbers. */
+  private wentBad(logs: Record<string, number>): boolean {
     if (this.reason !== undefined) return true;
     for (const k of ['loss', 'val_loss']) {
       const v = logs[k];
@@ -50,15 +54,23 @@ export class NanGuard {
         return true;
       }
     }
-    const bad = firstNonFiniteWeight(this.watched());
+    const bad = firstNonFiniteWeight(this.state.trainModel.weights);
     if (bad) this.reason = `weight '${printable(bad)}' became NaN or Infinity in epoch ${this.epoch + 1} while the loss stayed finite`;
     return this.reason !== undefined;
   }
 
-  /** Puts back the weights from the start of the epoch that went bad; says what it did. */
-  restore(): string {
+  /**
+   * After a stop: puts back the weights from the start of the epoch that went bad, and a fresh
+   * optimizer (at `learningRate`) when the old one's state went bad too. Says what it did.
+   */
+  async recover(learningRate: number | undefined): Promise<string> {
+    const restored = this.restore();
+    return `${this.reason}; ${restored}${(await resetOptimizer(this.state.model, learningRate)) ? ' and the optimizer starts afresh' : ''}`;
+  }
+
+  private restore(): string {
     if (!this.atStart) return 'the weights could not be restored';
-    this.model.setWeights(this.atStart);
+    this.state.model.setWeights(this.atStart);
     return `the weights from the start of epoch ${this.epoch + 1} are restored`;
   }
 
@@ -94,7 +106,16 @@ export async function freshOptimizerIfPoisoned(opt: tf.Optimizer, learningRate: 
   // getWeights returns the slot variables themselves, plus a new scalar for the step count.
   for (const { tensor } of state) if (!(tensor instanceof tf.Variable)) tensor.dispose();
   if (!poisoned) return undefined;
-  const config = { ...opt.getConfig(), ...(learningRate !== undefined ? { learningRate } : {}) };
-  const cls = opt.constructor as unknown as { fromConfig: (c: unknown, cfg: tf.serialization.ConfigDict) => tf.Optimizer };
-  return cls.fromConfig(cls, config);
+  return cloneOptimizer(opt, learningRate !== undefined ? { learningRate } : {});
+}
+
+/** Replaces an optimizer whose state went NaN with a fresh one (see freshOptimizerIfPoisoned). */
+async function resetOptimizer(model: tf.LayersModel, learningRate: number | undefined): Promise<boolean> {
+  const old = model.optimizer;
+  const fresh = await freshOptimizerIfPoisoned(old, learningRate);
+  if (!fresh) return false;
+  const owned = internals(model).isOptimizerOwned === true;
+  compileWith(model, fresh, true, model.loss, ['accuracy']);
+  if (owned) old.dispose();
+  return true;
 }

@@ -1,0 +1,83 @@
+/** Compiling a model for fit(): optimizer, loss and accuracy, and what its labels look like. */
+import * as tf from '@tensorflow/tfjs';
+import { recompileIfNeeded } from '../freeze';
+import type { FitOptions } from './options';
+import { isOptimizer, makeOptimizer, setLearningRate } from './optimizers';
+
+export type LabelMode = 'onehot' | 'sparse' | 'binary';
+
+/** tfjs LayersModel fields that fit() reads or sets. */
+export interface ModelInternals {
+  optimizer_?: tf.Optimizer;
+  isOptimizerOwned?: boolean;
+  isTraining?: boolean;
+  stopTraining_?: boolean;
+}
+
+export function internals(model: tf.LayersModel): ModelInternals {
+  return model as unknown as ModelInternals;
+}
+
+function lossName(model: tf.LayersModel): string | undefined {
+  const l = model.loss as unknown;
+  if (typeof l === 'string') return l;
+  if (Array.isArray(l) && typeof l[0] === 'string') return l[0];
+  return undefined;
+}
+
+export function outputUnits(model: tf.LayersModel): number {
+  const shape = model.outputs[0].shape;
+  const last = shape[shape.length - 1];
+  if (typeof last !== 'number') throw new Error('fit(): the model output has no fixed number of units.');
+  return last;
+}
+
+export function labelModeFor(model: tf.LayersModel): LabelMode {
+  const l = (lossName(model) ?? '').toLowerCase().replace(/_/g, '');
+  if (l.includes('sparse')) return 'sparse';
+  if (l.includes('binary') && outputUnits(model) === 1) return 'binary';
+  return 'onehot';
+}
+
+export function compileWith(model: tf.LayersModel, optimizer: tf.Optimizer, owned: boolean, loss: string | string[] | unknown, metrics: unknown): void {
+  model.compile({ optimizer, loss: loss as string, metrics: metrics as string[] });
+  internals(model).isOptimizerOwned = owned;
+}
+
+/** Compiles with the optimizer and loss asked for (or kept); an optimizer made by us that is replaced is disposed. */
+function compileAsked(model: tf.LayersModel, opts: FitOptions): void {
+  const m = internals(model);
+  const defaultLoss = outputUnits(model) === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy';
+  const lr = opts.learningRate;
+  const optimizer = isOptimizer(opts.optimizer)
+    ? opts.optimizer
+    : opts.optimizer !== undefined
+      ? makeOptimizer(opts.optimizer, lr ?? 1e-3)
+      : m.optimizer_ ?? makeOptimizer('adam', lr ?? 1e-3);
+  const owned = !isOptimizer(opts.optimizer) && (opts.optimizer !== undefined || !m.optimizer_ || m.isOptimizerOwned === true);
+  const loss = opts.loss ?? (m.optimizer_ ? model.loss : defaultLoss);
+  const previous = m.optimizer_;
+  const previousOwned = m.isOptimizerOwned === true;
+  compileWith(model, optimizer, owned, loss, ['accuracy']);
+  // tfjs's compile does not dispose the optimizer it replaces; one made by us would leak its slots.
+  if (previous && previousOwned && previous !== optimizer) previous.dispose();
+}
+
+/**
+ * Makes sure the model is compiled for classification with accuracy, with the optimizer and rate
+ * asked for. A model compiled elsewhere keeps its loss (and optimizer, unless another is asked for);
+ * a changed set of trainable layers is recompiled (freeze.ts explains why).
+ */
+export function prepareCompile(model: tf.LayersModel, opts: FitOptions): void {
+  const m = internals(model);
+  if (!m.optimizer_ || opts.optimizer !== undefined || opts.loss !== undefined) {
+    compileAsked(model, opts);
+  } else {
+    recompileIfNeeded(model);
+    const names = model.metricsNames ?? [];
+    if (!names.includes('acc') && !names.includes('accuracy')) {
+      compileWith(model, model.optimizer, m.isOptimizerOwned === true, model.loss, ['accuracy']);
+    }
+  }
+  if (opts.learningRate !== undefined && opts.optimizer === undefined) setLearningRate(model.optimizer, opts.learningRate);
+}
