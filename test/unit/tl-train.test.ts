@@ -177,6 +177,26 @@ test('early stopping restores the best weights; checkpoint saves the best model'
   tf.dispose([xs, ys]);
 });
 
+test('an interrupted fit with early stopping puts the best weights back before it throws', async () => {
+  const { xs, ys } = blobs();
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 4 });
+  // minDelta larger than any change: epoch 1 stays best.
+  const ref = denseModel();
+  await fit(ref, data, { epochs: 1, learningRate: 0.05, seed: 9 });
+  const model = denseModel();
+  sink.onPost = (msg) => {
+    if ((msg as { type: string; point?: { epoch: number } }).type === 'epoch' && (msg as { point: { epoch: number } }).point.epoch === 3) requestInterrupt();
+  };
+  await assert.rejects(fit(model, data, { epochs: 50, learningRate: 0.05, seed: 9, earlyStopping: { monitor: 'loss', patience: 100, minDelta: 100 }, batchMessageIntervalMs: 0 }), InterruptedError);
+  sink.onPost = undefined;
+  const final = sink.bundles(MIME.training).at(-1) as TrainingRun;
+  assert.equal(final.status, 'interrupted');
+  assert.equal(final.best?.epoch, 1);
+  assert.match(final.message ?? '', /the model has the weights of its best epoch \(1\)/);
+  assert.ok(maxAbsDiff(weightValues(model), weightValues(ref)) < 1e-6, 'weights are epoch 1 weights again');
+  tf.dispose([xs, ys]);
+});
+
 test('class weights: zero weights freeze training; balanced weights follow the counts', async () => {
   const { xs, ys } = blobs();
   const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
