@@ -21,6 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defaultCacheDir, writeFileAtomic } from './models';
 import { isFrozen } from './inspect';
 import { installBatchNormFix } from './freeze';
+import { RANDOM_LAYERS } from './layerKinds';
 import { fromArrays, type Dataset } from './data';
 import { isInterruptRequested, InterruptedError } from './output';
 import { onnxBase, type FeatureExtractor } from './onnx/extractor';
@@ -143,8 +144,6 @@ export function layersHash(layers: readonly Layer[]): string {
 
 // --- finding the frozen base
 
-const NONDETERMINISTIC = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'RandomWidth']);
-
 interface NodeLike {
   inputTensors: tf.SymbolicTensor[];
   outputTensors: tf.SymbolicTensor[];
@@ -172,7 +171,7 @@ function notCacheable(layer: Layer): string | undefined {
   const cls = layer.getClassName();
   if (cls === 'InputLayer') return undefined;
   if (layer.trainableWeights.length > 0 && !isFrozen(layer)) return `layer '${layer.name}' is trainable`;
-  if (NONDETERMINISTIC.has(cls)) return `layer '${layer.name}' (${cls}) is random in training`;
+  if (RANDOM_LAYERS.has(cls)) return `layer '${layer.name}' (${cls}) is random in training`;
   return undefined;
 }
 
