@@ -168,7 +168,7 @@ function report(run: FitRun, line: string): void {
 async function prepare(run: FitRun): Promise<TrainingData> {
   const { plan, opts, state, result } = run;
   const prepared = await prepareTrainingData(state.model, plan.train, plan.validation, { ...opts, batchSize: plan.batchSize }, (line) => report(run, line));
-  Object.assign(state, { trainModel: prepared.trainModel, samples: prepared.trainData.size, stepsPerEpoch: Math.ceil(prepared.trainData.size / plan.batchSize) });
+  state.trainOn(prepared.trainModel, prepared.trainData.size);
   run.ownOptimizer = prepared.ownOptimizer;
   if (prepared.cacheSkippedReason) result.cacheSkippedReason = prepared.cacheSkippedReason;
   if (prepared.embeddingCache) result.embeddingCache = prepared.embeddingCache;

@@ -24,6 +24,13 @@ export class TrainingState {
     this.trainModel = model;
   }
 
+  /** What trains, on how many samples an epoch; set once, before training starts. */
+  trainOn(trainModel: tf.LayersModel, samples: number): void {
+    this.trainModel = trainModel;
+    this.samples = samples;
+    this.stepsPerEpoch = Math.ceil(samples / this.batchSize);
+  }
+
   /** Ends training after the current batch. */
   stop(): void {
     this.trainModel.stopTraining = true;
