@@ -5,6 +5,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { OutputSink } from '../common/display';
+import { InterruptedError } from '../common/errors';
 
 /** Outside a kernel: print the text fallback once; updates and increments have nowhere to go. */
 const consoleSink: OutputSink = {
@@ -88,5 +89,16 @@ export function onInterrupt(cb: () => void): () => void {
   return () => listeners.delete(cb);
 }
 
+/**
+ * The check between steps of work that is not a training loop (a cell's awaits, an embedding pass):
+ * throws InterruptedError when the running code's cell run was interrupted. `cleanUp` runs first.
+ * Training loops use the interrupt guard (train/callbacks/interruptGuard.ts) instead.
+ */
+export function throwIfInterrupted(cleanUp?: () => void): void {
+  if (!isInterruptRequested()) return;
+  cleanUp?.();
+  throw new InterruptedError();
+}
+
 /** Thrown when training or a cell stops because the user interrupted it (defined with the other typed errors). */
-export { InterruptedError } from '../common/errors';
+export { InterruptedError };
