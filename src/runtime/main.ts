@@ -15,6 +15,7 @@ import { formatDeviceReport, selectBackend } from './backends';
 import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toCellError } from './evaluator';
 import { activeFits, installFitPatch, onFitState, whenNoFit } from './fitPatch';
 import { makeNodeLoaderHost } from './nodeHost';
+import { endWithParent } from './orphanWatch';
 import { type StrayError, StrayErrorGuard, strayCellError } from './strayErrors';
 
 // Cells share this process's globals and may redeclare `process`; the kernel keeps its own handles.
@@ -249,6 +250,7 @@ function main(): void {
   proc.on('SIGINT', () => undefined);
   // The host went away: nothing left to serve.
   proc.on('disconnect', () => exitOnPurpose(0));
+  endWithParent();
 
   let queue = Promise.resolve();
   proc.on('message', (raw) => {
