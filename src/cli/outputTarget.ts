@@ -2,7 +2,7 @@
  * Where `transfer-lab run` writes the executed notebook, checked before anything runs: a run of an
  * hour must not end in "EISDIR", and the input is only written over when asked for.
  */
-import { closeSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { terminalName } from '../common/terminal';
 
@@ -45,11 +45,18 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
+/** mkdir -p, one level at a time: Node's recursive mkdir never returns for some paths (under /proc). */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d) && d !== path.dirname(d); d = path.dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d);
+}
+
 /** Creates the folder and a scratch file beside the target, as the final atomic write will. */
 function probeWritable(target: string, what: string): string {
   const probe = `${target}.tmp-${process.pid}`;
   try {
-    mkdirSync(path.dirname(target), { recursive: true });
+    makeFolders(path.dirname(target));
     closeSync(openSync(probe, 'w'));
     unlinkSync(probe);
   } catch (e) {

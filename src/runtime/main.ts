@@ -56,7 +56,12 @@ function capture(name: StreamName, stream: NodeJS.WriteStream): void {
     const id = ownerOfOutput();
     if (id) {
       pending.push({ id, name, text });
-      flushTimer ??= setTimeout(flush, 25);
+      // The first write of a burst goes out at once (a cell that prints and then hangs in synchronous
+      // code keeps that line when it is killed); the rest of the burst is merged.
+      if (!flushTimer) {
+        flush();
+        flushTimer = setTimeout(flush, 25);
+      }
     }
     const done = typeof encoding === 'function' ? encoding : cb;
     if (typeof done === 'function') proc.nextTick(done as () => void);
@@ -134,12 +139,16 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
   } catch (e) {
     flush();
     if (e instanceof CellFailure) return send({ type: 'done', id: msg.id, status: 'error', error: e.cellError });
-    const status = e instanceof InterruptedError || (e as Error)?.name === 'KeyboardInterrupt' ? 'interrupted' : 'error';
+    const status = isInterruption(e) ? 'interrupted' : 'error';
     send({ type: 'done', id: msg.id, status, error: toCellError(e, msg.cellName, positions) });
   } finally {
     interruptCell = undefined;
     // Output written after the cell ended (timers) still goes to it until the next cell starts.
   }
+}
+
+function isInterruption(e: unknown): boolean {
+  return e instanceof InterruptedError || (e as Error)?.name === 'KeyboardInterrupt';
 }
 
 function interrupt(): void {
@@ -167,6 +176,8 @@ function stopRunningCell(reason: () => Error): void {
  * finished, the error is sent for it as a late error. Code of no cell is blamed on the latest one.
  */
 function onStrayError(s: StrayError): void {
+  // Floating code of an interrupted cell stopping at its next await or batch: the interrupt, not an error.
+  if (isInterruption(s.error)) return;
   const running = interruptCell ? currentId : undefined;
   const owner = s.cell ?? running ?? currentId;
   const info = owner ? cellInfo.get(owner) : undefined;

@@ -99,6 +99,18 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.equal((await exec(k, 'keep')).text, '41');
     });
 
+    test('an interrupt that stops floating training code stays an interrupt, not an error', async () => {
+      await exec(k, "const net = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [4] })] });\nnet.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });\nconst xs = tf.randomNormal([256, 4]), ys = tf.randomNormal([256, 1]);");
+      const p = exec(k, '(async () => { for (;;) await net.fit(xs, ys, { epochs: 1, batchSize: 8 }); })();\nawait new Promise(() => {});', 'Cell 8');
+      await sleep(300);
+      assert.equal(await k.interrupt(5000), 'interrupted');
+      const r = await p;
+      assert.equal(r.res.status, 'interrupted', JSON.stringify(r.res));
+      await sleep(200);
+      assert.deepEqual(r.late, []);
+      assert.equal((await exec(k, 'keep')).text, '41');
+    });
+
     test('hostile: a non-Error rejection, a listener that rethrows, all listeners removed, an async function left running', async () => {
       const plain = errorOf(await exec(k, 'Promise.reject(42);\nawait new Promise((r) => setTimeout(r, 100));'));
       assert.equal(plain.evalue, 'Uncaught 42');
