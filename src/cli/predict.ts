@@ -8,6 +8,7 @@ import path from 'node:path';
 import { KernelClient } from '../client/kernelClient';
 import type { BackendName } from '../common/protocol';
 import { terminalName, terminalText } from '../common/terminal';
+import { backendNotice } from './run';
 
 export interface PredictCliOptions {
   modelDir: string;
@@ -36,6 +37,9 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
     tfjsNodeGpuPaths: [process.cwd()],
   });
   try {
+    const device = await client.start().catch((e: Error) => Promise.reject(new Error(`the kernel did not start: ${e.message}`)));
+    const notice = backendNotice(device, 'the model');
+    if (notice) process.stderr.write(`transfer-lab: ${notice}\n`);
     let found: ImagePrediction[] | undefined;
     // The predictions come back as a JSON output, so whatever else the model code prints cannot corrupt them.
     const code = [

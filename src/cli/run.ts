@@ -91,7 +91,7 @@ function makeClient(opts: RunOptions, nb: Notebook, input: string): KernelClient
     notebookDir: path.dirname(input),
     workspaceFolders: [process.cwd()],
     backend: opts.backend ?? metaBackend ?? 'auto',
-    backendRequestedBy: opts.backend ? 'the command line' : metaBackend ? 'the notebook metadata' : 'auto',
+    backendRequestedBy: opts.backend ? 'command line' : metaBackend ? 'notebook metadata' : 'auto',
     tfjsNodeGpuPaths: [path.dirname(input), process.cwd()],
   });
 }
@@ -114,11 +114,11 @@ async function startKernel(client: KernelClient, opts: RunOptions, limits: RunLi
 }
 
 /** When a named backend was asked for and another one runs: which, and why. */
-export function backendNotice(device: DeviceReport): string | undefined {
+export function backendNotice(device: DeviceReport, what = 'the notebook'): string | undefined {
   const requested = device.requested;
   if (!requested || requested === 'auto' || requested === device.backend) return undefined;
   const why = device.skipped.find((s) => s.backend === requested)?.reason;
-  return `the ${terminalName(requested)} backend (asked for by ${terminalName(device.requestedBy)}) is not available${why ? `: ${terminalName(why)}` : ''}. The notebook ran on ${terminalName(device.backend)} (${terminalName(device.device)}) instead.`;
+  return `backend "${terminalName(requested)}" (${terminalName(device.requestedBy)}) is not available${why ? `: ${terminalName(why)}` : ''}; ${what} ran on ${terminalName(device.backend)} (${terminalName(device.device)}) instead.`;
 }
 
 /** Runs the cells of one notebook in order, recording outputs into it. */
