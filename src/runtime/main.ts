@@ -122,6 +122,7 @@ class CellFailure extends Error {
 
 async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
   currentId = msg.id;
+  strayGuard?.ensureListening();
   clearInterrupt();
   let positions: CellPositions | undefined;
   try {
@@ -143,6 +144,7 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
     send({ type: 'done', id: msg.id, status, error: toCellError(e, msg.cellName, positions) });
   } finally {
     interruptCell = undefined;
+    strayGuard?.ensureListening();
     // Output written after the cell ended (timers) still goes to it until the next cell starts.
   }
 }
@@ -221,7 +223,7 @@ async function init(options: KernelOptions): Promise<void> {
   const report = selection.report;
   Object.defineProperty(report, DISPLAY_SYMBOL, { value: () => ({ 'text/plain': formatDeviceReport(report), 'application/json': { ...report } }), enumerable: false });
   setDeviceReport(report);
-  // The WASM backend's Emscripten glue registers listeners that rethrow stray errors: gone.
+  // The WASM backend's Emscripten glue registers listeners that rethrow stray errors: not needed.
   strayGuard?.removeForeignListeners();
   setOutputSink(sink);
   const cellRequire = new CellRequire(options.notebookDir, options.workspaceFolders);
@@ -234,12 +236,10 @@ let strayGuard: StrayErrorGuard | undefined;
 let exitingOnPurpose = false;
 
 /** `process.exit()` in a cell ends the kernel, as in Node; what the cell printed before is kept. */
-function reportExits(): void {
-  proc.on('exit', (code) => {
-    if (exitingOnPurpose) return;
-    flush();
-    send({ type: 'exiting', id: ownerOfOutput(), code });
-  });
+function reportExit(code: number): void {
+  if (exitingOnPurpose) return;
+  flush();
+  send({ type: 'exiting', id: ownerOfOutput(), code });
 }
 
 function exitOnPurpose(code: number): never {
@@ -254,32 +254,34 @@ function main(): void {
   }
   capture('stdout', proc.stdout);
   capture('stderr', proc.stderr);
-  strayGuard = new StrayErrorGuard(proc, onStrayError);
-  strayGuard.install();
-  reportExits();
+  const guard = new StrayErrorGuard(proc, onStrayError);
+  strayGuard = guard;
+  guard.install();
+  guard.keep('exit', (code) => reportExit(code as number));
   // Ctrl+C in a terminal reaches the whole process group; interrupts come over IPC instead.
-  proc.on('SIGINT', () => undefined);
+  guard.keep('SIGINT', () => undefined);
   // The host went away: nothing left to serve.
-  proc.on('disconnect', () => exitOnPurpose(0));
+  guard.keep('disconnect', () => exitOnPurpose(0));
+  guard.keep('message', (raw) => onHostMessage(raw as HostMessage));
   endWithParent();
+}
 
-  let queue = Promise.resolve();
-  proc.on('message', (raw) => {
-    const msg = raw as HostMessage;
-    switch (msg.type) {
-      case 'init':
-        queue = queue.then(() => init(msg.options)).catch((e) => send({ type: 'fatal', error: (e as Error).stack ?? String(e) }));
-        break;
-      case 'execute':
-        queue = queue.then(() => execute(msg));
-        break;
-      case 'interrupt':
-        interrupt();
-        break;
-      case 'shutdown':
-        exitOnPurpose(0);
-    }
-  });
+let queue = Promise.resolve();
+
+function onHostMessage(msg: HostMessage): void {
+  switch (msg.type) {
+    case 'init':
+      queue = queue.then(() => init(msg.options)).catch((e) => send({ type: 'fatal', error: (e as Error).stack ?? String(e) }));
+      break;
+    case 'execute':
+      queue = queue.then(() => execute(msg));
+      break;
+    case 'interrupt':
+      interrupt();
+      break;
+    case 'shutdown':
+      exitOnPurpose(0);
+  }
 }
 
 main();

@@ -18,13 +18,25 @@ export interface StrayError {
   cell?: string;
 }
 
-/** Listeners on the process that may rethrow, and so end it; only ours stay. */
 const EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+type Listener = (...args: unknown[]) => unknown;
+/** once() and prependOnceListener() register through these. */
+const REGISTER = ['on', 'addListener', 'prependListener'] as const;
+const REMOVE = ['removeListener', 'off', 'removeAllListeners'] as const;
 
+/**
+ * The kernel's own listeners come first and report; every other listener for the two events
+ * (Emscripten's, a library's, a cell's own) still runs, but what it throws cannot end the process.
+ * Unlike `process.setUncaughtExceptionCaptureCallback`, this leaves the `domain` module usable.
+ */
 export class StrayErrorGuard {
-  private readonly ownListener = (reason: unknown) => this.deliver(reason, 'rejection');
-  /** A listener that rethrows a rejection makes it arrive twice: once as a rejection, once as an exception. */
+  private readonly onRejection = (reason: unknown) => this.deliver(reason, 'rejection');
+  private readonly onException = (err: unknown) => this.deliver(err, 'exception');
+  /** A listener that rethrows makes one error arrive twice. */
   private lastDelivered: { value: unknown } | undefined;
+  /** Other listeners the kernel lives by (IPC messages, disconnect), restored the same way. */
+  private readonly kept: { event: string; listener: Listener }[] = [];
+  private restoring = false;
 
   constructor(
     private readonly proc: NodeJS.Process,
@@ -32,28 +44,97 @@ export class StrayErrorGuard {
   ) {}
 
   install(): void {
-    this.proc.prependListener('unhandledRejection', this.ownListener);
-    // With a capture callback Node calls it instead of emitting 'uncaughtException', so no listener
-    // (Emscripten's rethrows) can turn an exception into the end of the process.
-    this.proc.setUncaughtExceptionCaptureCallback((err) => this.deliver(err, 'exception'));
+    // Node's own listeners (those that keep the IPC channel referenced while 'message' has listeners)
+    // must survive a cell's `process.removeAllListeners()` as much as the kernel's do.
+    const emitter = this.proc as NodeJS.EventEmitter;
+    for (const event of emitter.eventNames()) {
+      if (typeof event !== 'string' || (EVENTS as readonly string[]).includes(event)) continue;
+      for (const listener of emitter.listeners(event)) this.kept.push({ event, listener: listener as Listener });
+    }
+    this.guardRegistrations();
+    this.keepOwnListeners();
+    this.ensureListening();
   }
 
-  /**
-   * Removes the listeners other code added (the WASM backend's, when it initialises). Called after
-   * backend selection; a backend initialised later by a cell is still harmless thanks to the capture
-   * callback, whose reports are de-duplicated.
-   */
+  /** Listens on the process for good: a cell's `process.removeAllListeners()` cannot cut the kernel off. */
+  keep(event: string, listener: Listener): void {
+    this.kept.push({ event, listener });
+    this.ensureListening();
+  }
+
+  /** Puts the kernel's listeners back (its error listeners in front) if code removed them. */
+  ensureListening(): void {
+    // Adding a listener emits 'newListener', whose handlers (the domain module's) may remove one.
+    if (this.restoring) return;
+    this.restoring = true;
+    try {
+      this.restoreListeners();
+    } finally {
+      this.restoring = false;
+    }
+  }
+
+  private restoreListeners(): void {
+    const emitter = this.proc as NodeJS.EventEmitter;
+    if (!emitter.listeners('unhandledRejection').includes(this.onRejection)) emitter.prependListener('unhandledRejection', this.onRejection);
+    if (!emitter.listeners('uncaughtException').includes(this.onException)) emitter.prependListener('uncaughtException', this.onException);
+    for (const { event, listener } of this.kept) if (!emitter.listeners(event).includes(listener)) emitter.on(event, listener);
+  }
+
+  /** Removes the listeners libraries added while the kernel started (the WASM backend's rethrowing ones). */
   removeForeignListeners(): number {
+    const emitter = this.proc as NodeJS.EventEmitter;
     let removed = 0;
     for (const event of EVENTS) {
-      const emitter = this.proc as NodeJS.EventEmitter;
       for (const l of emitter.listeners(event)) {
-        if (l === this.ownListener) continue;
-        emitter.removeListener(event, l as (...args: unknown[]) => void);
+        if (l === this.onRejection || l === this.onException) continue;
+        emitter.removeListener(event, l as Listener);
         removed++;
       }
     }
     return removed;
+  }
+
+  private guardRegistrations(): void {
+    const target = this.proc as unknown as Record<(typeof REGISTER)[number], (this: unknown, event: string | symbol, l: Listener) => unknown>;
+    for (const method of REGISTER) {
+      const register = target[method];
+      const guard = (l: Listener) => this.guarded(l);
+      const own = (l: Listener) => l === this.onRejection || l === this.onException;
+      target[method] = function (this: unknown, event: string | symbol, listener: Listener) {
+        const wrap = (EVENTS as readonly (string | symbol)[]).includes(event) && typeof listener === 'function' && !own(listener);
+        return register.call(this, event, wrap ? guard(listener) : listener);
+      };
+    }
+  }
+
+  /** removeAllListeners() and friends remove the others' listeners; the kernel's come straight back. */
+  private keepOwnListeners(): void {
+    const target = this.proc as unknown as Record<(typeof REMOVE)[number], (this: unknown, ...args: unknown[]) => unknown>;
+    for (const method of REMOVE) {
+      const remove = target[method];
+      const restore = () => this.ensureListening();
+      target[method] = function (this: unknown, ...args: unknown[]) {
+        const result = remove.apply(this, args);
+        restore();
+        return result;
+      };
+    }
+  }
+
+  /** Runs a foreign listener; a rethrow of the error it was given is dropped (already reported). */
+  private guarded(listener: Listener): Listener {
+    const report = (e: unknown, given: unknown) => e !== given && this.deliver(e, 'exception');
+    const wrapper = function (this: unknown, ...args: unknown[]) {
+      try {
+        return listener.apply(this, args);
+      } catch (e) {
+        report(e, args[0]);
+        return undefined;
+      }
+    };
+    // removeListener(listener) and listeners() see through wrappers that name their `listener`.
+    return Object.assign(wrapper, { listener });
   }
 
   private deliver(error: unknown, kind: StrayKind): void {

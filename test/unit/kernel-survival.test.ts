@@ -44,7 +44,7 @@ function errorOf(r: Ran): CellError {
 }
 
 for (const backend of ['wasm', 'cpu'] as const) {
-  describe(`on the ${backend} backend`, () => {
+  describe(`on the ${backend} backend`, { timeout: 120_000 }, () => {
     let k: KernelClient;
     before(async () => {
       k = client(backend);
@@ -54,7 +54,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
     after(() => k.kill('tests done'));
 
     test('only the kernel listens for stray errors (the backend\'s rethrowing listeners are gone)', async () => {
-      assert.equal((await exec(k, "process.listenerCount('unhandledRejection') + '/' + process.listenerCount('uncaughtException')")).text, "'1/0'");
+      assert.equal((await exec(k, "process.listenerCount('unhandledRejection') + '/' + process.listenerCount('uncaughtException')")).text, "'1/1'");
     });
 
     test('a floating rejection fails its running cell with a clear error; the variables stay', async () => {
@@ -117,8 +117,14 @@ for (const backend of ['wasm', 'cpu'] as const) {
       // Code that does what Emscripten does: the kernel's own report comes first and only once.
       const rethrow = errorOf(await exec(k, "process.on('unhandledRejection', (r) => { throw r; });\nPromise.reject(new RangeError('again'));\nawait new Promise((r) => setTimeout(r, 100));"));
       assert.equal(rethrow.ename, 'RangeError');
-      // Even with every rejection listener removed (the kernel's too), a late rejection is caught.
-      await exec(k, "process.removeAllListeners('unhandledRejection');");
+      // Removing every listener (the kernel's too) in the cell that then fails: still reported, still alive.
+      const removed = errorOf(await exec(k, "process.removeAllListeners();\nsetTimeout(() => { throw new Error('after removal'); }, 10);\nawait new Promise((r) => setTimeout(r, 200));"));
+      assert.equal(removed.evalue, 'after removal');
+      // A cell's own listener still runs (and may swallow); the domain module still loads.
+      const own = await exec(k, "globalThis.seen = [];\nprocess.on('uncaughtException', (e) => seen.push(e.message));\nconst domain = require('node:domain');\nsetTimeout(() => { throw new Error('seen by both'); }, 10);\nawait new Promise((r) => setTimeout(r, 200));");
+      assert.equal(errorOf(own).evalue, 'seen by both');
+      assert.equal((await exec(k, "seen.join() + ' ' + typeof domain.create")).text, "'seen by both function'");
+      await exec(k, "void process.removeAllListeners('uncaughtException');");
       const late = await exec(k, "(async () => { await new Promise((r) => setTimeout(r, 50)); throw new Error('async later'); })();\n1");
       await sleep(300);
       assert.equal(late.late.length, 1);
@@ -129,7 +135,7 @@ for (const backend of ['wasm', 'cpu'] as const) {
   });
 }
 
-test('process.exit in a cell ends the kernel; the cell keeps its last output and says why', async () => {
+test('process.exit in a cell ends the kernel; the cell keeps its last output and says why', { timeout: 60_000 }, async () => {
   const k = client('wasm');
   await k.start();
   const r = await exec(k, "console.log('last words');\nprocess.stdout.write('no newline');\nprocess.exit(3);", 'Cell 7');
