@@ -144,3 +144,19 @@ test('process.exit in a cell ends the kernel; the cell keeps its last output and
   if (r.res.status === 'died') assert.match(r.res.error.evalue, /^process\.exit\(3\) was called in Cell 7: the kernel process ended\. All variables were lost/);
   assert.equal(k.alive, false);
 });
+
+test('a WASM backend a cell switches to later cannot end the kernel either (its listeners are guarded)', { timeout: 60_000 }, async () => {
+  const k = client('cpu');
+  await k.start();
+  try {
+    assert.equal((await exec(k, "await tf.setBackend('wasm');\ntf.getBackend()")).text, "'wasm'");
+    const r = await exec(k, "const z = 5;\nPromise.reject(new Error('after wasm init'));\nawait new Promise((r) => setTimeout(r, 100));");
+    assert.equal(errorOf(r).evalue, 'after wasm init');
+    const timer = await exec(k, "setTimeout(() => { throw new Error('timer after wasm init'); }, 10);\n1");
+    await sleep(300);
+    assert.deepEqual(timer.late.map((e) => e.evalue), ['timer after wasm init']);
+    assert.equal((await exec(k, 'z')).text, '5');
+  } finally {
+    k.kill('test done');
+  }
+});
