@@ -169,7 +169,8 @@ export interface StrayPlace {
 /** The error as a cell shows it: the error's own name, message and cell positions, plus what happened. */
 export function strayCellError(s: StrayError, place: StrayPlace): CellError {
   const base = toCellError(s.error, place.cellName, place.positions);
-  const where = place.unowned ? `outside any cell's code (shown on ${place.cellName}, the last cell run)` : `in ${place.cellName}${place.afterCell ? ', after the cell had finished' : ''}`;
+  const shownOn = place.afterCell ? `${place.cellName}, the last cell run` : `${place.cellName}, which is running`;
+  const where = place.unowned ? `outside any cell's code (shown on ${shownOn})` : `in ${place.cellName}${place.afterCell ? ', after the cell had finished' : ''}`;
   const what =
     s.kind === 'rejection'
       ? `Unhandled promise rejection ${where}: a promise failed and nothing awaited or caught it (add \`await\`, or \`.catch(...)\`).`

@@ -125,6 +125,13 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.equal(errorOf(own).evalue, 'seen by both');
       assert.equal((await exec(k, "seen.join() + ' ' + typeof domain.create")).text, "'seen by both function'");
       await exec(k, "void process.removeAllListeners('uncaughtException');");
+      // A listener on the kernel's own IPC messages throws outside any cell's context: it is shown on
+      // the last cell that ran, and says so.
+      const armed = await exec(k, "process.once('message', () => { throw new Error('from a message listener'); });\n'armed'", 'Cell 9');
+      assert.equal((await exec(k, '1 + 1', 'Cell 10')).text, '2');
+      await sleep(200);
+      assert.deepEqual(armed.late.map((e) => e.evalue), ['from a message listener']);
+      assert.match(armed.late[0].traceback[0], /^Uncaught exception outside any cell's code \(shown on Cell 9, the last cell run\)/);
       const late = await exec(k, "(async () => { await new Promise((r) => setTimeout(r, 50)); throw new Error('async later'); })();\n1");
       await sleep(300);
       assert.equal(late.late.length, 1);
