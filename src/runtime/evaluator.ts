@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { CellError } from '../common/protocol';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { AWAIT_FN, CellSyntaxError, type ColumnShift, DENO_FN, IMPORT_FN, originalColumn, transformCell } from './transform';
-import { InterruptedError, isInterruptRequested } from '../tl/output';
+import { InterruptedError, throwIfInterrupted } from '../tl/output';
 import type { KernelLanguage } from '../common/mime';
 import { imageFolderBundle, isImageFolderData, isTensorLike, tensorBundle } from '../tl/show';
 import { CompatModules, npmSpecifier, TFJS_NODE_PACKAGES } from './compat';
@@ -116,7 +116,7 @@ export interface CellOutcome {
 /** Called by the rewritten cell around each top-level await. */
 async function resumeAfterAwait<T>(value: T): Promise<Awaited<T>> {
   const v = await value;
-  if (isInterruptRequested()) throw new InterruptedError();
+  throwIfInterrupted();
   return v;
 }
 
@@ -220,6 +220,11 @@ function inspect(value: unknown): string {
 
 // --- errors → cell errors with the cell's own line numbers
 
+/** An interrupt reads as it does in Jupyter; other errors by their own name. */
+function shownName(err: Error): string {
+  return err instanceof InterruptedError ? 'KeyboardInterrupt' : err.name || 'Error';
+}
+
 export function toCellError(err: unknown, cellName: string, positions: CellPositions = { lineCount: Infinity, shifts: [] }): CellError {
   const { lineCount, shifts } = positions;
   if (err instanceof CellSyntaxError) {
@@ -233,9 +238,11 @@ export function toCellError(err: unknown, cellName: string, positions: CellPosit
     const text = util.inspect(err);
     return { ename: 'Error', evalue: `Uncaught ${text}`, traceback: [`Uncaught ${text}`] };
   }
-  const ename = err.name || 'Error';
+  const ename = shownName(err);
   const evalue = err.message;
-  const lines = (err.stack ?? `${ename}: ${evalue}`).split('\n');
+  let stack = err.stack ?? `${ename}: ${evalue}`;
+  if (ename !== err.name && stack.startsWith(`${err.name}:`)) stack = ename + stack.slice(err.name.length);
+  const lines = stack.split('\n');
   const traceback: string[] = [];
   const escaped = cellName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const pos = new RegExp(`${escaped}:(\\d+):(\\d+)`);

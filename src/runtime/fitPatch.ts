@@ -1,11 +1,15 @@
 /**
  * Makes every `model.fit` / `model.fitDataset` in a cell interruptible, including the user's own
- * calls: a callback yields to the event loop between batches (so the interrupt message can arrive)
- * and sets `stopTraining` when it does. The fit then ends after the current batch, the model keeps
- * its weights, and the call throws InterruptedError so the rest of the cell does not run.
+ * calls, through the same interrupt guard tl.fit uses (tl/train/callbacks/interruptGuard.ts): it
+ * yields to the event loop between batches (so the interrupt message can arrive) and sets
+ * `stopTraining` when it does. The fit then ends after the current batch, the model keeps its
+ * weights, and the call throws InterruptedError so the rest of the cell does not run. A fit started
+ * by tl.fit carries its own guard: the patch adds none and does not throw, so tl.fit finishes its
+ * own work first (it puts the best weights back) and throws itself.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InterruptedError, isInterruptRequested } from '../tl/output';
+import { throwIfInterrupted } from '../tl/output';
+import { hasInterruptGuard, InterruptGuard } from '../tl/train/callbacks/interruptGuard';
 
 let active = 0;
 const idleWaiters: (() => void)[] = [];
@@ -27,12 +31,10 @@ export function whenNoFit(): Promise<void> {
   return active === 0 ? Promise.resolve() : new Promise((r) => idleWaiters.push(r));
 }
 
-type AnyCallbacks = unknown;
-
-function withInterruptCallback(model: tf.LayersModel, callbacks: AnyCallbacks): tf.CustomCallback[] | unknown[] {
-  let last = Date.now();
+/** Times batches and reports one slower than any before. */
+function batchTimer(): tf.CustomCallback {
   let batchStart = Date.now();
-  const ours = new tf.CustomCallback({
+  return new tf.CustomCallback({
     onBatchBegin: async () => {
       batchStart = Date.now();
     },
@@ -42,19 +44,34 @@ function withInterruptCallback(model: tf.LayersModel, callbacks: AnyCallbacks): 
         slowestBatchMs = took;
         stateListener?.(active, slowestBatchMs);
       }
-      if (Date.now() - last > 50) {
-        await new Promise((r) => setImmediate(r));
-        last = Date.now();
-      }
-      if (isInterruptRequested()) model.stopTraining = true;
-    },
-    onEpochEnd: async () => {
-      if (isInterruptRequested()) model.stopTraining = true;
     },
   });
-  // tfjs treats an array as all-BaseCallback or all-plain-objects, so normalise to instances.
+}
+
+/**
+ * The fit's callbacks with the kernel's added: the batch timer, and the interrupt guard unless the
+ * fit has one already. tfjs treats an array as all-BaseCallback or all-plain-objects, so all are
+ * made instances.
+ */
+function withKernelCallbacks(model: tf.LayersModel, callbacks: unknown): { callbacks: unknown[]; guard?: InterruptGuard } {
+  const guard = hasInterruptGuard(callbacks) ? undefined : new InterruptGuard(() => (model.stopTraining = true));
   const list = callbacks == null ? [] : Array.isArray(callbacks) ? callbacks : [callbacks];
-  return [...list.map((c) => (typeof (c as { setParams?: unknown }).setParams === "function" ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs))), ours];
+  const instances = list.map((c) => (typeof (c as { setParams?: unknown }).setParams === 'function' ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs)));
+  return { callbacks: [...instances, batchTimer(), ...(guard ? [guard.asTfCallback()] : [])], guard };
+}
+
+function fitStarted(): void {
+  active++;
+  stateListener?.(active, slowestBatchMs);
+}
+
+function fitEnded(): void {
+  active--;
+  if (active === 0) {
+    slowestBatchMs = 0;
+    idleWaiters.splice(0).forEach((r) => r());
+  }
+  stateListener?.(active, slowestBatchMs);
 }
 
 let installed = false;
@@ -66,23 +83,19 @@ export function installFitPatch(): void {
     const original = proto[method];
     proto[method] = async function (this: tf.LayersModel, ...args: unknown[]) {
       const argIndex = method === 'fit' ? 2 : 1;
+      throwIfInterrupted();
       const opts = { ...((args[argIndex] as Record<string, unknown>) ?? {}) };
-      opts.callbacks = withInterruptCallback(this, opts.callbacks);
+      const { callbacks, guard } = withKernelCallbacks(this, opts.callbacks);
+      opts.callbacks = callbacks;
       args[argIndex] = opts;
-      if (isInterruptRequested()) throw new InterruptedError();
-      active++;
-      stateListener?.(active, slowestBatchMs);
+      fitStarted();
       try {
         const history = await original.apply(this, args);
-        if (isInterruptRequested()) throw new InterruptedError('Interrupted by the user: training stopped after the current batch; the model keeps the weights it had learned.');
+        guard?.throwIfInterrupted('Interrupted by the user: training stopped after the current batch; the model keeps the weights it had learned.');
         return history;
       } finally {
-        active--;
-        if (active === 0) {
-          slowestBatchMs = 0;
-          idleWaiters.splice(0).forEach((r) => r());
-        }
-        stateListener?.(active, slowestBatchMs);
+        guard?.release();
+        fitEnded();
       }
     };
   }

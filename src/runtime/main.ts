@@ -150,7 +150,7 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
 }
 
 function isInterruption(e: unknown): boolean {
-  return e instanceof InterruptedError || (e as Error)?.name === 'KeyboardInterrupt';
+  return e instanceof InterruptedError;
 }
 
 function interrupt(): void {

@@ -23,7 +23,7 @@ import { isFrozen } from './inspect';
 import { installBatchNormFix } from './freeze';
 import { RANDOM_LAYERS } from './layerKinds';
 import { fromArrays, type Dataset } from './data';
-import { isInterruptRequested, InterruptedError } from './output';
+import { throwIfInterrupted } from './output';
 import { onnxBase, type FeatureExtractor } from './onnx/extractor';
 import { assertFiniteRows } from './finite';
 import { printable } from './text';
@@ -437,10 +437,7 @@ export async function computeEmbeddings(base: tf.LayersModel, baseHash: string, 
     const run = missing.length ? await baseRunner(base, baseHash, opts.engine ?? 'auto') : undefined;
     if (run) stats.engine = run.engine;
     for await (const batch of onlyPositions(data, missing, opts.batchSize)) {
-      if (isInterruptRequested()) {
-        tf.dispose([batch.xs, batch.ys]);
-        throw new InterruptedError();
-      }
+      throwIfInterrupted(() => tf.dispose([batch.xs, batch.ys]));
       const out = await run!.predict(batch.xs);
       stats.baseBatches++;
       const values = (await out.data()) as Float32Array;

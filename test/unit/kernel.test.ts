@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { KernelClient, type CellHandlers } from '../../src/client/kernelClient';
+import { MIME } from '../../src/common/mime';
+import type { TrainingRun } from '../../src/common/shapes';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const kernelScript = path.join(root, 'dist', 'kernel.js');
@@ -31,8 +33,14 @@ async function exec(k: KernelClient, code: string, language: 'javascript' | 'typ
     },
     onResult: (b) => c.results.push(b),
     onDisplay: (id, b) => c.events.push({ kind: 'display', t: Date.now(), data: { id, b } }),
-    onUpdate: (id, b) => c.events.push({ kind: 'update', t: Date.now(), data: { id, b } }),
-    onPost: (id, m) => c.events.push({ kind: 'post', t: Date.now(), data: { id, m } }),
+    onUpdate: (id, b) => {
+      c.events.push({ kind: 'update', t: Date.now(), data: { id, b } });
+      extra.onUpdate?.(id, b);
+    },
+    onPost: (id, m) => {
+      c.events.push({ kind: 'post', t: Date.now(), data: { id, m } });
+      extra.onPost?.(id, m);
+    },
   });
   return { res, ...c, text: c.results.map((r) => r['text/plain']).join('') };
 }
@@ -119,6 +127,37 @@ let batches = 0;`);
   assert.ok(n >= 5 && n < 50 * 512, `batches ${n}`);
   // The model kept its weights and the kernel its variables.
   assert.equal((await exec(k, 'm.predict(tf.zeros([1, 8])).shape.join("x")')).text, "'1x1'");
+});
+
+test('an interrupted tl.fit with early stopping puts its best weights back in the kernel, as it does outside', async () => {
+  // minDelta larger than any change: epoch 1 stays the best; `ref` trains that one epoch alone.
+  await exec(k, `
+const dense = () => tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [2], activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) })] });
+const bm = dense(); const ref = dense();
+const bx = tf.randomNormal([512, 2], 0, 1, 'float32', 3);
+const blobs = tl.fromTensors(bx, bx.slice([0, 0], [-1, 1]).greater(0).toInt().reshape([-1]), { classes: ['neg', 'pos'], batchSize: 8 });
+const how = { learningRate: 0.05, seed: 9, verbose: false };
+await tl.fit(ref, blobs, { ...how, epochs: 1 });`);
+  const bundles: TrainingRun[] = [];
+  let sent = false;
+  const r = await exec(k, "await tl.fit(bm, blobs, { ...how, epochs: 500, earlyStopping: { monitor: 'loss', patience: 1000, minDelta: 100 }, batchMessageIntervalMs: 0 });\n'finished'", 'javascript', {
+    onUpdate: (_id, b) => bundles.push(b[MIME.training] as TrainingRun),
+    onPost: (_id, m) => {
+      const msg = m as { type: string; point?: { epoch: number } };
+      if (!sent && msg.type === 'epoch' && (msg.point?.epoch ?? 0) >= 3) {
+        sent = true;
+        void k.interrupt(5000);
+      }
+    },
+  });
+  assert.equal(r.res.status, 'interrupted');
+  assert.equal(r.res.status === 'interrupted' && r.res.error.ename, 'KeyboardInterrupt', 'an interrupt reads as in Jupyter');
+  const run = bundles.at(-1);
+  assert.ok(run && run.status === 'interrupted', 'the run ends interrupted');
+  assert.ok(run.history.length >= 3 && run.best?.epoch === 1, `epochs ${run.history.length}, best ${run.best?.epoch}`);
+  assert.match(run.message ?? '', /the model has the weights of its best epoch \(1\)/);
+  const diff = Number((await exec(k, 'Math.max(...bm.getWeights().map((w, i) => tf.sub(w, ref.getWeights()[i]).abs().max().dataSync()[0]))')).text);
+  assert.ok(diff < 1e-6, `the model's weights differ from epoch 1's by ${diff}`);
 });
 
 test('interrupt ends a cell waiting on a timer without killing the kernel', async () => {
