@@ -9,7 +9,7 @@
  * memory with the weights until the optimizer assigns new values, so a snapshot per epoch is cheap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { printable } from './text';
+import { printable } from './util/text';
 
 export class NanGuard {
   /** Why training stopped, once it has; e.g. "loss became NaN at epoch 2, batch 5". */

@@ -11,15 +11,15 @@ import { MIME, TEXT_PLAIN } from '../common/mime';
 import { DISPLAY_SYMBOL, type DisplayHandle, type MimeBundle } from '../common/display';
 import type { BatchPoint, EpochPoint, RunStatus, TrainingMessage, TrainingRun } from '../common/shapes';
 import { currentCellRun, getOutputSink, isInterruptRequested, isRunInterrupted, onInterrupt, InterruptedError } from './output';
-import { getMeta } from './meta';
+import { getMeta } from './models/meta';
 import { assertTrainable } from './models';
 import { freeze, recompileIfNeeded, unfreeze } from './freeze';
 import { blocksOf } from './inspect';
 import { save } from './export';
 import { asSplit, type Dataset } from './data';
 import { firstNonFiniteWeight, freshOptimizerIfPoisoned, NanGuard } from './nan-guard';
-import { printable } from './text';
-import { describeUnreadable, usableOrThrow, type UnreadableFile } from './readable';
+import { printable } from './util/text';
+import { describeUnreadable, usableOrThrow, type UnreadableFile } from './data/readable';
 import { computeEmbeddings, embeddingDataset, layersHash, splitAtFrozenBase, type EmbeddingStats } from './embeddings';
 
 // --- options and results

@@ -18,15 +18,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { IrGraph, encodeModel, foldBatchNorms, prune, type Attr, type Dim } from './ir';
+import type { Layer, NodeLike } from '../util/graph';
 
-type Layer = tf.layers.Layer;
 type ST = tf.SymbolicTensor;
 type Shape = (number | null)[];
-
-interface NodeLike {
-  inputTensors: ST[];
-  outputTensors: ST[];
-}
 
 /** A converted tensor: its ONNX name, its TF.js (logical, NHWC) shape, and its physical layout. */
 interface Val {
