@@ -1,13 +1,18 @@
 /** `transfer-lab` command line: `run` executes a notebook headless; `predict` classifies images. */
 import path from 'node:path';
 import { BACKEND_NAMES, type BackendName } from '../common/protocol';
+import { terminalJson, terminalName, terminalText } from '../common/terminal';
 import { formatPredictions, predictImages } from './predict';
-import { runNotebook } from './run';
+import { runNotebook, type RunSummary } from './run';
 
 const USAGE = `Usage:
-  transfer-lab run <notebook.ipynb> [--out <out.ipynb>] [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu] [--quiet] [--verbose]
-      Runs every code cell with the Transfer Lab kernel and writes the outputs into the notebook
-      (or into --out). Exits 1 when a cell fails, after writing the outputs so far.
+  transfer-lab run <notebook.ipynb> (--out <out.ipynb> | --in-place) [--timeout <seconds>]
+                   [--backend auto|tensorflow-gpu|tensorflow|webgpu|wasm|cpu] [--quiet] [--verbose]
+      Runs every code cell with the Transfer Lab kernel and writes the outputs into --out (checked
+      before the run), or into the notebook itself with --in-place. Stops at the first failing cell
+      and exits 1, after writing the outputs so far; cells after it keep what they had.
+      --timeout interrupts a cell that runs longer (then kills the kernel if it does not answer).
+      SIGINT, SIGTERM and SIGHUP write the notebook with what ran, end the kernel and exit 128+n.
       --verbose also prints what native libraries (CUDA, Dawn) write to the kernel's console.
   transfer-lab predict <exported model dir> <image> [<image>...] [--top 3] [--json] [--backend ...]
       Prints the most probable classes of each image, using the class names, input size and
@@ -23,6 +28,50 @@ function option(args: string[], name: string): string | undefined {
   return v;
 }
 
+function backendOption(args: string[]): BackendName | undefined {
+  const backend = option(args, '--backend') ?? process.env.TRANSFER_LAB_BACKEND;
+  if (backend && !(BACKEND_NAMES as readonly string[]).includes(backend)) throw new Error(`unknown backend "${terminalName(backend)}"; use one of ${BACKEND_NAMES.join(', ')}`);
+  return backend as BackendName | undefined;
+}
+
+function timeoutOption(args: string[]): number | undefined {
+  const raw = option(args, '--timeout');
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new Error(`--timeout needs a number of seconds above 0, not "${terminalName(raw)}"`);
+  return seconds;
+}
+
+async function runCommand(args: string[]): Promise<number> {
+  const output = option(args, '--out');
+  const backend = backendOption(args);
+  const timeoutSeconds = timeoutOption(args);
+  const flags = new Set(args.filter((a) => a.startsWith('--')));
+  for (const f of flags) if (!['--quiet', '--verbose', '--in-place'].includes(f)) throw new Error(`unknown option ${terminalName(f)}\n${USAGE}`);
+  const files = args.filter((a) => !a.startsWith('--'));
+  if (files.length !== 1) throw new Error(`run takes one notebook\n${USAGE}`);
+  const summary = await runNotebook({
+    input: files[0],
+    output,
+    inPlace: flags.has('--in-place'),
+    timeoutSeconds,
+    backend,
+    kernelScript: path.join(__dirname, 'kernel.js'),
+    echo: !flags.has('--quiet'),
+    verbose: flags.has('--verbose'),
+  });
+  process.stdout.write(`\n${summaryLine(summary)}\n`);
+  return summary.exitCode;
+}
+
+function summaryLine(s: RunSummary): string {
+  const status = s.ok ? 'OK' : s.exitCode > 128 ? 'STOPPED' : 'FAILED';
+  const failed = s.failedCell !== undefined ? `, cell ${s.failedCell + 1} failed` : '';
+  const notRun = s.notRun ? `, ${s.notRun} cell${s.notRun === 1 ? '' : 's'} after it did not run (they keep their earlier outputs)` : '';
+  const where = path.relative(process.cwd(), s.outputPath) || s.outputPath;
+  return `${status}: ${s.executed} cells${s.backend ? ` on ${terminalName(s.backend)}` : ''} in ${s.seconds.toFixed(1)} s${failed}${notRun}; outputs written to ${terminalName(where)}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = [...argv];
   const cmd = args.shift();
@@ -30,44 +79,25 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return cmd ? 0 : 2;
   }
-  if (cmd === 'run') {
-    const out = option(args, '--out');
-    const backend = option(args, '--backend') ?? process.env.TRANSFER_LAB_BACKEND;
-    const quiet = args.includes('--quiet');
-    const verbose = args.includes('--verbose');
-    const files = args.filter((a) => !a.startsWith('--'));
-    if (files.length !== 1) throw new Error(`run takes one notebook\n${USAGE}`);
-    if (backend && !(BACKEND_NAMES as readonly string[]).includes(backend)) throw new Error(`unknown backend "${backend}"; use one of ${BACKEND_NAMES.join(', ')}`);
-    const summary = await runNotebook({
-      input: files[0],
-      output: out,
-      backend: backend as BackendName | undefined,
-      kernelScript: path.join(__dirname, 'kernel.js'),
-      echo: !quiet,
-      verbose,
-    });
-    process.stdout.write(`\n${summary.ok ? 'OK' : 'FAILED'}: ${summary.executed} cells in ${summary.seconds.toFixed(1)} s${summary.failedCell !== undefined ? `, cell ${summary.failedCell + 1} failed` : ''}; outputs written to ${path.relative(process.cwd(), summary.outputPath) || summary.outputPath}\n`);
-    return summary.ok ? 0 : 1;
-  }
+  if (cmd === 'run') return runCommand(args);
   if (cmd === 'predict') {
     const top = Number(option(args, '--top') ?? 3);
-    const backend = option(args, '--backend') ?? process.env.TRANSFER_LAB_BACKEND;
+    const backend = backendOption(args);
     const json = args.includes('--json');
     const [modelDir, ...images] = args.filter((a) => !a.startsWith('--'));
     if (!modelDir || images.length === 0) throw new Error(`predict needs a model folder and at least one image\n${USAGE}`);
     if (!(top >= 1)) throw new Error('--top needs a number of classes, 1 or more');
-    if (backend && !(BACKEND_NAMES as readonly string[]).includes(backend)) throw new Error(`unknown backend "${backend}"; use one of ${BACKEND_NAMES.join(', ')}`);
-    const preds = await predictImages({ modelDir, images, topK: top, backend: backend as BackendName | undefined, kernelScript: path.join(__dirname, 'kernel.js') });
-    process.stdout.write(json ? JSON.stringify(preds, null, 2) + '\n' : formatPredictions(preds) + '\n');
+    const preds = await predictImages({ modelDir, images, topK: top, backend, kernelScript: path.join(__dirname, 'kernel.js') });
+    process.stdout.write(json ? terminalJson(preds) + '\n' : formatPredictions(preds) + '\n');
     return 0;
   }
-  throw new Error(`unknown command "${cmd}"\n${USAGE}`);
+  throw new Error(`unknown command "${terminalName(cmd)}"\n${USAGE}`);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: Error) => {
-    process.stderr.write(`transfer-lab: ${e.message}\n`);
+    process.stderr.write(`transfer-lab: ${terminalText(e?.message ?? String(e))}\n`);
     process.exit(2);
   },
 );

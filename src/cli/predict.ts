@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { KernelClient } from '../client/kernelClient';
 import type { BackendName } from '../common/protocol';
+import { terminalName, terminalText } from '../common/terminal';
+import { backendNotice } from './run';
 
 export interface PredictCliOptions {
   modelDir: string;
@@ -23,9 +25,9 @@ export interface ImagePrediction {
 
 export async function predictImages(opts: PredictCliOptions): Promise<ImagePrediction[]> {
   const modelDir = path.resolve(opts.modelDir);
-  if (!existsSync(modelDir)) throw new Error(`no such model folder: ${modelDir}`);
+  if (!existsSync(modelDir)) throw new Error(`no such model folder: ${terminalName(modelDir)}`);
   const images = opts.images.map((i) => path.resolve(i));
-  for (const i of images) if (!existsSync(i)) throw new Error(`no such image: ${i}`);
+  for (const i of images) if (!existsSync(i)) throw new Error(`no such image: ${terminalName(i)}`);
   const client = new KernelClient({
     kernelScript: opts.kernelScript,
     notebookDir: process.cwd(),
@@ -35,6 +37,9 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
     tfjsNodeGpuPaths: [process.cwd()],
   });
   try {
+    const device = await client.start().catch((e: Error) => Promise.reject(new Error(`the kernel did not start: ${e.message}`)));
+    const notice = backendNotice(device, 'the model');
+    if (notice) process.stderr.write(`transfer-lab: ${notice}\n`);
     let found: ImagePrediction[] | undefined;
     // The predictions come back as a JSON output, so whatever else the model code prints cannot corrupt them.
     const code = [
@@ -45,7 +50,7 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
       `display({ 'application/json': __preds.map((top, i) => ({ image: __images[i], top })) });`,
     ].join('\n');
     const result = await client.execute(code, 'javascript', 'predict', {
-      onStream: (_name, text) => process.stderr.write(text),
+      onStream: (_name, text) => process.stderr.write(terminalText(text, { keepColors: true })),
       onDisplay: (_id, bundle) => {
         if (bundle['application/json']) found = bundle['application/json'] as ImagePrediction[];
       },
@@ -58,8 +63,8 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
   }
 }
 
+/** Class names come from the model and file names from the disk: their control characters are shown escaped. */
 export function formatPredictions(preds: ImagePrediction[]): string {
-  return preds
-    .map((p) => [p.image, ...p.top.map((t, i) => `  ${i + 1}. ${t.label.padEnd(12)} ${(100 * t.probability).toFixed(1).padStart(5)}%`)].join('\n'))
-    .join('\n');
+  const line = (t: { label: string; probability: number }, i: number) => `  ${i + 1}. ${terminalName(t.label).padEnd(12)} ${(100 * t.probability).toFixed(1).padStart(5)}%`;
+  return preds.map((p) => [terminalName(p.image), ...p.top.map(line)].join('\n')).join('\n');
 }

@@ -25,6 +25,11 @@ export interface CellHandlers {
   onUpdate?(displayId: string, bundle: Record<string, unknown>): void;
   onPost?(displayId: string, message: unknown): void;
   onResult?(bundle: Record<string, unknown>): void;
+  /**
+   * An error nothing awaited, raised by this cell's code after the cell ended (a timer, a floating
+   * promise). Without this handler the client emits 'late-error' (cellName, error).
+   */
+  onLateError?(error: CellError): void;
 }
 
 export type CellResult = { status: 'ok' } | { status: 'error' | 'interrupted' | 'died'; error: CellError };
@@ -35,7 +40,11 @@ export class KernelDiedError extends Error {}
 export class KernelClient extends EventEmitter {
   private proc: ChildProcess | undefined;
   private readyPromise: Promise<DeviceReport> | undefined;
-  private readonly running = new Map<string, { handlers: CellHandlers; resolve: (r: CellResult) => void }>();
+  private readonly running = new Map<string, { cellName: string; handlers: CellHandlers; resolve: (r: CellResult) => void }>();
+  /** Recently finished cells, for errors their code raises later. */
+  private readonly finished = new Map<string, { cellName: string; handlers: CellHandlers }>();
+  /** `process.exit(code)` was called in the kernel (by this cell, when one ran). */
+  private exitCall: { cellName?: string; code: number } | undefined;
   private counter = 0;
   private stderrTail = '';
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -122,6 +131,10 @@ export class KernelClient extends EventEmitter {
   }
 
   describeExit(): string {
+    if (this.exitCall && !this.killReason) {
+      const { cellName, code } = this.exitCall;
+      return `process.exit(${code}) was called${cellName ? ` in ${cellName}` : ''}: the kernel process ended. All variables were lost; the next run starts a fresh kernel.`;
+    }
     if (this.killReason) return `The kernel process was stopped (${this.killReason}). All variables were lost; the next run starts a fresh kernel.`;
     const info = this.exitInfo;
     const how = info?.signal ? `was killed by ${info.signal}` : `exited with code ${info?.code}`;
@@ -144,6 +157,11 @@ export class KernelClient extends EventEmitter {
       return;
     }
     if (m.type === 'ready' || m.type === 'fatal') return;
+    if (m.type === 'exiting') {
+      this.exitCall = { cellName: m.id ? (this.running.get(m.id) ?? this.finished.get(m.id))?.cellName : undefined, code: m.code };
+      return;
+    }
+    if (m.type === 'late-error') return this.lateError(m.id, m.error);
     const cell = this.running.get(m.id);
     if (!cell) {
       // Output from a timer after its cell ended.
@@ -169,9 +187,21 @@ export class KernelClient extends EventEmitter {
         break;
       case 'done':
         this.running.delete(m.id);
+        this.rememberFinished(m.id, cell);
         cell.resolve(toResult(m));
         break;
     }
+  }
+
+  private rememberFinished(id: string, cell: { cellName: string; handlers: CellHandlers }): void {
+    this.finished.set(id, { cellName: cell.cellName, handlers: cell.handlers });
+    if (this.finished.size > 200) this.finished.delete(this.finished.keys().next().value as string);
+  }
+
+  private lateError(id: string, error: CellError): void {
+    const cell = this.running.get(id) ?? this.finished.get(id);
+    if (cell?.handlers.onLateError) cell.handlers.onLateError(error);
+    else this.emit('late-error', cell?.cellName, error);
   }
 
   /** Runs one cell; resolves when it ends (never rejects: errors come back as results). */
@@ -185,7 +215,7 @@ export class KernelClient extends EventEmitter {
     if (!this.alive) return { status: 'died', error: { ename: 'KernelDied', evalue: this.describeExit(), traceback: [] } };
     const id = `c${++this.counter}`;
     return new Promise<CellResult>((resolve) => {
-      this.running.set(id, { handlers, resolve });
+      this.running.set(id, { cellName, handlers, resolve });
       this.sendRaw({ type: 'execute', id, code, language, cellName });
     });
   }

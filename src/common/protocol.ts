@@ -52,6 +52,10 @@ export type KernelMessage =
   | { type: 'result'; id: string; bundle: MimeBundle }
   | { type: 'done'; id: string; status: 'ok' }
   | { type: 'done'; id: string; status: 'error' | 'interrupted'; error: CellError }
+  /** An error nothing awaited, raised by code of a cell that has already finished (or by no cell's code). */
+  | { type: 'late-error'; id: string; error: CellError }
+  /** `process.exit(code)` was called (by the cell `id` when one ran); its output so far was sent. */
+  | { type: 'exiting'; id?: string; code: number }
   | { type: 'fatal'; error: string };
 
 export type DoneMessage = Extract<KernelMessage, { type: 'done' }>;

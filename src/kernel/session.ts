@@ -7,8 +7,9 @@ import type { KernelLanguage } from '../common/mime';
 import type { DeviceReport } from '../common/shapes';
 import { KernelClient, type KernelClientOptions } from '../client/kernelClient';
 import { cellKernelLanguage } from '../common/notebookKind';
+import type { CellError } from '../common/protocol';
 import { notebookLanguage } from './notebookMeta';
-import { CellOutputs } from './outputs';
+import { CellOutputs, errorItem } from './outputs';
 
 interface Queued {
   cell: vscode.NotebookCell;
@@ -130,6 +131,7 @@ export class KernelSession implements vscode.Disposable {
           this.deps.training.onMessage(this.notebook, message);
         },
         onResult: (bundle) => outputs.display(undefined, bundle),
+        onLateError: (error) => void this.showLateError(cell, error),
       });
       if (result.status !== 'ok') outputs.error(result.error);
       await outputs.settle();
@@ -146,6 +148,28 @@ export class KernelSession implements vscode.Disposable {
       }
     }
     return ok;
+  }
+
+  /**
+   * An error the cell's code raised after the cell finished (a timer, a floating promise): appended
+   * to that cell's outputs by a short execution of its own that keeps its execution order. A cell
+   * that is queued or running again cannot take one, so the error is shown as a notification.
+   */
+  private async showLateError(cell: vscode.NotebookCell, error: CellError): Promise<void> {
+    this.deps.log.warn(`Cell ${cell.index + 1}: ${error.traceback.join('\n') || `${error.ename}: ${error.evalue}`}`);
+    const summary = cell.executionSummary;
+    try {
+      const execution = this.deps.controller.createNotebookCellExecution(cell);
+      execution.executionOrder = summary?.executionOrder;
+      execution.start(summary?.timing?.startTime ?? Date.now());
+      try {
+        await execution.appendOutput(new vscode.NotebookCellOutput([errorItem(error)]));
+      } finally {
+        execution.end(false, Date.now());
+      }
+    } catch {
+      void vscode.window.showErrorMessage(`Transfer Lab: Cell ${cell.index + 1} raised an error after it finished: ${error.ename}: ${error.evalue}`);
+    }
   }
 
   private cancelOne(item: Queued): void {

@@ -253,7 +253,7 @@ export function toCellError(err: unknown, cellName: string, positions: CellPosit
       if (ln > lineCount) continue;
       const col = originalColumn(shifts, ln, Number(m[2]));
       traceback.push(line.replace(pos, `${cellName}:${ln}:${col}`));
-    } else if (!/node:internal|kernel\.js|evaluator\.(js|ts)|\(node:vm/.test(line)) {
+    } else if (!/node:internal|node:async_hooks|kernel\.js|evaluator\.(js|ts)|\(node:vm/.test(line)) {
       traceback.push(line);
     }
   }

@@ -6,7 +6,7 @@ import Module from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { DisplayHandle, MimeBundle, OutputSink } from '../common/display';
-import type { HostMessage, KernelMessage, KernelOptions, StreamName } from '../common/protocol';
+import type { CellError, HostMessage, KernelMessage, KernelOptions, StreamName } from '../common/protocol';
 import { DISPLAY_SYMBOL } from '../common/display';
 import * as tl from '../tl';
 import { setDeviceReport } from '../tl/device';
@@ -15,6 +15,8 @@ import { formatDeviceReport, selectBackend } from './backends';
 import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toBundleAsync, toCellError } from './evaluator';
 import { activeFits, installFitPatch, onFitState, whenNoFit } from './fitPatch';
 import { makeNodeLoaderHost } from './nodeHost';
+import { endWithParent } from './orphanWatch';
+import { type StrayError, StrayErrorGuard, strayCellError } from './strayErrors';
 
 // Cells share this process's globals and may redeclare `process`; the kernel keeps its own handles.
 const proc = process;
@@ -46,13 +48,20 @@ function flush(): void {
   if (last) send({ type: 'stream', ...last });
 }
 
+const kernelStderr: (s: string) => boolean = process.stderr.write.bind(process.stderr);
+
 function capture(name: StreamName, stream: NodeJS.WriteStream): void {
   stream.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
     const id = ownerOfOutput();
     if (id) {
       pending.push({ id, name, text });
-      flushTimer ??= setTimeout(flush, 25);
+      // The first write of a burst goes out at once (a cell that prints and then hangs in synchronous
+      // code keeps that line when it is killed); the rest of the burst is merged.
+      if (!flushTimer) {
+        flush();
+        flushTimer = setTimeout(flush, 25);
+      }
     }
     const done = typeof encoding === 'function' ? encoding : cb;
     if (typeof done === 'function') proc.nextTick(done as () => void);
@@ -95,9 +104,25 @@ function isMimeBundle(v: unknown): v is MimeBundle {
 let interruptCell: ((e: Error) => void) | undefined;
 let runCounter = 0;
 let currentRun = 0;
+/** Names and line maps of recent cells, to show a late error with the right cell's line numbers. */
+const cellInfo = new Map<string, { cellName: string; positions?: CellPositions }>();
+
+function rememberCell(id: string, cellName: string, positions?: CellPositions): void {
+  cellInfo.delete(id);
+  cellInfo.set(id, { cellName, positions });
+  if (cellInfo.size > 500) cellInfo.delete(cellInfo.keys().next().value as string);
+}
+
+/** Ends the running cell with an error that its own code did not throw to it (a stray error). */
+class CellFailure extends Error {
+  constructor(readonly cellError: CellError) {
+    super(cellError.evalue);
+  }
+}
 
 async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<void> {
   currentId = msg.id;
+  strayGuard?.ensureListening();
   clearInterrupt();
   let positions: CellPositions | undefined;
   try {
@@ -105,6 +130,7 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
     // The cell's code and all its async continuations run as this run (interrupts, output).
     const started = inCellRun(currentRun, msg.id, () => runCell(msg.code, msg.language, msg.cellName));
     positions = started.positions;
+    rememberCell(msg.id, msg.cellName, positions);
     const interrupted = new Promise<never>((_, reject) => (interruptCell = reject));
     const value = await Promise.race([started.promise, interrupted]);
     flush();
@@ -113,26 +139,60 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
     send({ type: 'done', id: msg.id, status: 'ok' });
   } catch (e) {
     flush();
-    const status = e instanceof InterruptedError || (e as Error)?.name === 'KeyboardInterrupt' ? 'interrupted' : 'error';
+    if (e instanceof CellFailure) return send({ type: 'done', id: msg.id, status: 'error', error: e.cellError });
+    const status = isInterruption(e) ? 'interrupted' : 'error';
     send({ type: 'done', id: msg.id, status, error: toCellError(e, msg.cellName, positions) });
   } finally {
     interruptCell = undefined;
+    strayGuard?.ensureListening();
     // Output written after the cell ended (timers) still goes to it until the next cell starts.
   }
+}
+
+function isInterruption(e: unknown): boolean {
+  return e instanceof InterruptedError || (e as Error)?.name === 'KeyboardInterrupt';
 }
 
 function interrupt(): void {
   // Answering at once tells the host the event loop is free, so it need not kill the process.
   send({ type: 'interrupting', activeFits: activeFits() });
+  stopRunningCell(() => new InterruptedError());
+}
+
+/** Stops the running cell's run (its fits and awaits) and ends the cell with `reason`. */
+function stopRunningCell(reason: () => Error): void {
   requestInterrupt(interruptCell ? currentRun : undefined);
   const reject = interruptCell;
   if (!reject) return;
   // A running fit stops at its next batch and throws itself; other awaits are abandoned now.
   if (activeFits() > 0) {
-    void whenNoFit().then(() => setTimeout(() => interruptCell === reject && reject(new InterruptedError()), 100));
+    void whenNoFit().then(() => setTimeout(() => interruptCell === reject && reject(reason()), 100));
   } else {
-    reject(new InterruptedError());
+    reject(reason());
   }
+}
+
+/**
+ * A floating rejection or a throw from a callback: shown on the cell whose code raised it. While
+ * that cell runs it ends with the error (as an uncaught error ends a Node program); when it has
+ * finished, the error is sent for it as a late error. Code of no cell is blamed on the latest one.
+ */
+function onStrayError(s: StrayError): void {
+  // Floating code of an interrupted cell stopping at its next await or batch: the interrupt, not an error.
+  if (isInterruption(s.error)) return;
+  const running = interruptCell ? currentId : undefined;
+  const owner = s.cell ?? running ?? currentId;
+  const info = owner ? cellInfo.get(owner) : undefined;
+  if (!owner || !info) {
+    // Before any cell ran (during start-up): the host logs the kernel's own stderr.
+    const text = s.error instanceof Error ? s.error.stack ?? s.error.message : String(s.error);
+    kernelStderr(`Transfer Lab kernel: ${s.kind === 'rejection' ? 'unhandled promise rejection' : 'uncaught exception'} outside any cell: ${text}\n`);
+    return;
+  }
+  flush();
+  const error = strayCellError(s, { ...info, afterCell: owner !== running, unowned: !s.cell });
+  if (owner === running) stopRunningCell(() => new CellFailure(error));
+  else send({ type: 'late-error', id: owner, error });
 }
 
 /**
@@ -163,10 +223,28 @@ async function init(options: KernelOptions): Promise<void> {
   const report = selection.report;
   Object.defineProperty(report, DISPLAY_SYMBOL, { value: () => ({ 'text/plain': formatDeviceReport(report), 'application/json': { ...report } }), enumerable: false });
   setDeviceReport(report);
+  // The WASM backend's Emscripten glue registers listeners that rethrow stray errors: not needed.
+  strayGuard?.removeForeignListeners();
   setOutputSink(sink);
   const cellRequire = new CellRequire(options.notebookDir, options.workspaceFolders);
   installCellGlobals(cellRequire, { tf, tl, display, __dirname: options.notebookDir, __filename: undefined });
   send({ type: 'ready', pid: proc.pid, device: report });
+}
+
+let strayGuard: StrayErrorGuard | undefined;
+/** Set when the kernel ends itself (shutdown, host gone); any other exit is `process.exit` in a cell. */
+let exitingOnPurpose = false;
+
+/** `process.exit()` in a cell ends the kernel, as in Node; what the cell printed before is kept. */
+function reportExit(code: number): void {
+  if (exitingOnPurpose) return;
+  flush();
+  send({ type: 'exiting', id: ownerOfOutput(), code });
+}
+
+function exitOnPurpose(code: number): never {
+  exitingOnPurpose = true;
+  return proc.exit(code);
 }
 
 function main(): void {
@@ -176,35 +254,34 @@ function main(): void {
   }
   capture('stdout', proc.stdout);
   capture('stderr', proc.stderr);
-  proc.on('unhandledRejection', (reason) => {
-    const text = reason instanceof Error ? reason.stack ?? reason.message : String(reason);
-    proc.stderr.write(`Unhandled promise rejection: ${text}\n`);
-  });
-  proc.on('uncaughtException', (err) => {
-    proc.stderr.write(`Uncaught exception: ${err.stack ?? err.message}\n`);
-  });
+  const guard = new StrayErrorGuard(proc, onStrayError);
+  strayGuard = guard;
+  guard.install();
+  guard.keep('exit', (code) => reportExit(code as number));
   // Ctrl+C in a terminal reaches the whole process group; interrupts come over IPC instead.
-  proc.on('SIGINT', () => undefined);
+  guard.keep('SIGINT', () => undefined);
   // The host went away: nothing left to serve.
-  proc.on('disconnect', () => proc.exit(0));
+  guard.keep('disconnect', () => exitOnPurpose(0));
+  guard.keep('message', (raw) => onHostMessage(raw as HostMessage));
+  endWithParent();
+}
 
-  let queue = Promise.resolve();
-  proc.on('message', (raw) => {
-    const msg = raw as HostMessage;
-    switch (msg.type) {
-      case 'init':
-        queue = queue.then(() => init(msg.options)).catch((e) => send({ type: 'fatal', error: (e as Error).stack ?? String(e) }));
-        break;
-      case 'execute':
-        queue = queue.then(() => execute(msg));
-        break;
-      case 'interrupt':
-        interrupt();
-        break;
-      case 'shutdown':
-        proc.exit(0);
-    }
-  });
+let queue = Promise.resolve();
+
+function onHostMessage(msg: HostMessage): void {
+  switch (msg.type) {
+    case 'init':
+      queue = queue.then(() => init(msg.options)).catch((e) => send({ type: 'fatal', error: (e as Error).stack ?? String(e) }));
+      break;
+    case 'execute':
+      queue = queue.then(() => execute(msg));
+      break;
+    case 'interrupt':
+      interrupt();
+      break;
+    case 'shutdown':
+      exitOnPurpose(0);
+  }
 }
 
 main();

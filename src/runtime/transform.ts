@@ -93,9 +93,26 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
   // A shebang line becomes a comment of the same length: the wrapper goes before it.
   const src = source.startsWith('#!') ? '//' + source.slice(2) : source;
   const js = language === 'typescript' ? transpileTypeScript(src) : src;
-  let program: Node;
+  const program = parseCell(js);
+  const rw: Rewrite = { edits: [], hoisted: [], declared: [] };
+  rewriteReturns(program, rw.edits);
+  // Inner edits first: at a shared end position, the await's `)` must close before the statement's.
+  if (interruptible) rewriteAwaits(program, rw.edits);
+  const body: Node[] = program.body;
+  body.forEach((stmt, i) => rewriteStatement(js, stmt, i === body.length - 1, rw));
+  return wrapCell(js, rw);
+}
+
+/** What the rewrite of a cell collects: the edits, the function names to hoist, the names declared. */
+interface Rewrite {
+  edits: Edit[];
+  hoisted: string[];
+  declared: string[];
+}
+
+function parseCell(js: string): Node {
   try {
-    program = acorn.parse(js, {
+    return acorn.parse(js, {
       ecmaVersion: 'latest',
       sourceType: 'module',
       allowAwaitOutsideFunction: true,
@@ -108,12 +125,10 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
     const loc = err.loc ?? { line: 1, column: 0 };
     throw new CellSyntaxError(err.message.replace(/\s*\(\d+:\d+\)$/, ''), loc.line, loc.column);
   }
+}
 
-  const edits: Edit[] = [];
-  const hoisted: string[] = [];
-  const declared: string[] = [];
-  const body: Node[] = program.body;
-  // A top-level `return x` ends the cell with x as its value.
+/** A top-level `return x` ends the cell with x as its value. */
+function rewriteReturns(program: Node, edits: Edit[]): void {
   for (const r of topLevel(program, 'ReturnStatement')) {
     if (r.argument) {
       edits.push({ start: r.argument.start, end: r.argument.start, text: `(${LAST_VALUE_MARKER}.value = (` });
@@ -122,57 +137,60 @@ export function transformCell(source: string, language: 'javascript' | 'typescri
       edits.push({ start: r.start, end: r.end, text: `return ${LAST_VALUE_MARKER};` });
     }
   }
-  // Inner edits first: at a shared end position, the await's `)` must close before the statement's.
-  if (interruptible) {
-    for (const a of topLevel(program, 'AwaitExpression')) {
-      edits.push({ start: a.argument.start, end: a.argument.start, text: `${AWAIT_FN}((` });
-      edits.push({ start: a.argument.end, end: a.argument.end, text: '))' });
-    }
-  }
+}
 
-  for (let i = 0; i < body.length; i++) {
-    const stmt = body[i];
-    const isLast = i === body.length - 1;
-    switch (stmt.type) {
-      case 'VariableDeclaration':
-        rewriteDeclaration(js, stmt, edits);
-        for (const d of stmt.declarations) boundNames(d.id, declared);
-        break;
-      case 'FunctionDeclaration':
-        hoisted.push(stmt.id.name);
-        declared.push(stmt.id.name);
-        break;
-      case 'ClassDeclaration':
-        declared.push(stmt.id.name);
-        edits.push({ start: stmt.start, end: stmt.start, text: `${stmt.id.name} = ` });
-        edits.push({ start: stmt.end, end: stmt.end, text: ';' });
-        break;
-      case 'ImportDeclaration':
-        for (const sp of stmt.specifiers) declared.push(sp.local.name);
-        // Keep the statement's line breaks so the lines after it keep their numbers.
-        edits.push({ start: stmt.start, end: stmt.end, text: rewriteImport(stmt) + '\n'.repeat(stmt.loc!.end.line - stmt.loc!.start.line) });
-        break;
-      case 'ExportNamedDeclaration':
-      case 'ExportDefaultDeclaration':
-      case 'ExportAllDeclaration':
-        // `export {}` only marks a TypeScript file as a module; it exports nothing.
-        if (stmt.type === 'ExportNamedDeclaration' && !stmt.declaration && stmt.specifiers.length === 0 && !stmt.source) {
-          edits.push({ start: stmt.start, end: stmt.end, text: '' });
-          break;
-        }
-        throw new CellSyntaxError('export is not supported in a notebook cell', stmt.loc!.start.line, stmt.loc!.start.column);
-      case 'ExpressionStatement':
-        if (isLast && !stmt.directive) {
-          edits.push({ start: stmt.start, end: stmt.start, text: `${LAST_VALUE_MARKER}.value = (` });
-          const exprEnd = stmt.expression.end;
-          edits.push({ start: exprEnd, end: exprEnd, text: ')' });
-        }
-        break;
-      default:
-        break;
-    }
+function rewriteAwaits(program: Node, edits: Edit[]): void {
+  for (const a of topLevel(program, 'AwaitExpression')) {
+    edits.push({ start: a.argument.start, end: a.argument.start, text: `${AWAIT_FN}((` });
+    edits.push({ start: a.argument.end, end: a.argument.end, text: '))' });
   }
+}
 
+/** Rewrites one top-level statement (see the file comment); `isLast`: its expression is the cell's value. */
+function rewriteStatement(js: string, stmt: Node, isLast: boolean, rw: Rewrite): void {
+  const { edits, hoisted, declared } = rw;
+  switch (stmt.type) {
+    case 'VariableDeclaration':
+      rewriteDeclaration(js, stmt, edits);
+      for (const d of stmt.declarations) boundNames(d.id, declared);
+      break;
+    case 'FunctionDeclaration':
+      hoisted.push(stmt.id.name);
+      declared.push(stmt.id.name);
+      break;
+    case 'ClassDeclaration':
+      declared.push(stmt.id.name);
+      edits.push({ start: stmt.start, end: stmt.start, text: `${stmt.id.name} = ` });
+      edits.push({ start: stmt.end, end: stmt.end, text: ';' });
+      break;
+    case 'ImportDeclaration':
+      for (const sp of stmt.specifiers) declared.push(sp.local.name);
+      // Keep the statement's line breaks so the lines after it keep their numbers.
+      edits.push({ start: stmt.start, end: stmt.end, text: rewriteImport(stmt) + '\n'.repeat(stmt.loc!.end.line - stmt.loc!.start.line) });
+      break;
+    case 'ExportNamedDeclaration':
+    case 'ExportDefaultDeclaration':
+    case 'ExportAllDeclaration':
+      // `export {}` only marks a TypeScript file as a module; it exports nothing.
+      if (stmt.type === 'ExportNamedDeclaration' && !stmt.declaration && stmt.specifiers.length === 0 && !stmt.source) {
+        edits.push({ start: stmt.start, end: stmt.end, text: '' });
+        break;
+      }
+      throw new CellSyntaxError('export is not supported in a notebook cell', stmt.loc!.start.line, stmt.loc!.start.column);
+    case 'ExpressionStatement':
+      if (isLast && !stmt.directive) {
+        edits.push({ start: stmt.start, end: stmt.start, text: `${LAST_VALUE_MARKER}.value = (` });
+        const exprEnd = stmt.expression.end;
+        edits.push({ start: exprEnd, end: exprEnd, text: ')' });
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+/** Applies the edits and wraps the cell in the async function that runs it, with the column shifts made. */
+function wrapCell(js: string, { edits, hoisted, declared }: Rewrite): TransformResult {
   const rewritten = applyEdits(js, edits);
   const starts = lineStarts(js);
   // `void 0;` first: a 'use strict' in the cell is then not a directive (strict mode would turn the

@@ -46,13 +46,41 @@ function seeded(seed: number | undefined): () => Initializer | undefined {
   return () => (seed === undefined ? undefined : tf.initializers.glorotUniform({ seed: seed + k++ }));
 }
 
-/**
- * A MobileNetV2 built like keras.applications.MobileNetV2: Conv1/bn_Conv1/Conv1_relu, the first block
- * expanded_conv_*, then block_N_{expand,expand_BN,expand_relu,pad,depthwise,depthwise_BN,depthwise_relu,
- * project,project_BN,add}, then Conv_1/Conv_1_bn/out_relu. ReLU6 everywhere, BatchNormalization with
- * Keras' epsilon 1e-3 and momentum 0.999, no conv biases. Weights are random.
- */
-export function mobileNetV2Like(opts: MobileNetV2Options = {}): tf.LayersModel {
+type ST = tf.SymbolicTensor;
+
+/** The layer makers one MobileNetV2 shares: Keras' BatchNormalization and ReLU6, bias-free 'same' convs. */
+interface Parts {
+  alpha: number;
+  init: () => Initializer | undefined;
+}
+
+function bn(name: string): tf.layers.Layer {
+  return tf.layers.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.999, name });
+}
+
+function relu6(name: string): tf.layers.Layer {
+  return tf.layers.reLU({ maxValue: 6, name });
+}
+
+function conv(p: Parts, filters: number, kernel: number, strides: number, name: string): tf.layers.Layer {
+  return tf.layers.conv2d({ filters, kernelSize: kernel, strides, padding: 'same', useBias: false, name, kernelInitializer: p.init() });
+}
+
+/** Applies `layers` one after the other. */
+function chain(x: ST, ...layers: tf.layers.Layer[]): ST {
+  for (const l of layers) x = l.apply(x) as ST;
+  return x;
+}
+
+interface MobileNetV2Shape {
+  h: number;
+  w: number;
+  alpha: number;
+  nBlocks: number;
+  channels: number;
+}
+
+function mobileNetV2Shape(opts: MobileNetV2Options): MobileNetV2Shape {
   const [h, w] = Array.isArray(opts.inputSize) ? opts.inputSize : [opts.inputSize ?? 224, opts.inputSize ?? 224];
   const alpha = opts.alpha ?? 1;
   const nBlocks = opts.blocks ?? 16;
@@ -60,72 +88,73 @@ export function mobileNetV2Like(opts: MobileNetV2Options = {}): tf.LayersModel {
   if (!(alpha > 0)) throw new Error(`mobileNetV2Like: alpha must be > 0, got ${alpha}.`);
   if (!Number.isInteger(nBlocks) || nBlocks < 0 || nBlocks > 16) throw new Error(`mobileNetV2Like: blocks must be 0–16, got ${nBlocks}.`);
   if (!Number.isInteger(h) || !Number.isInteger(w) || h < 8 || w < 8) throw new Error(`mobileNetV2Like: inputSize must be at least 8 px, got ${h}×${w}.`);
-  const init = seeded(opts.seed);
-  const bn = (name: string) => tf.layers.batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.999, name });
-  const relu6 = (name: string) => tf.layers.reLU({ maxValue: 6, name });
-  const conv = (filters: number, kernel: number, strides: number, name: string) =>
-    tf.layers.conv2d({ filters, kernelSize: kernel, strides, padding: 'same', useBias: false, name, kernelInitializer: init() });
+  return { h, w, alpha, nBlocks, channels };
+}
 
-  const input = tf.input({ shape: [h, w, channels], name: 'input_1' });
-  let x = conv(makeDivisible(32 * alpha), 3, 2, 'Conv1').apply(input) as tf.SymbolicTensor;
-  x = bn('bn_Conv1').apply(x) as tf.SymbolicTensor;
-  x = relu6('Conv1_relu').apply(x) as tf.SymbolicTensor;
+/** Keras' correct_pad: pad so a 3×3 stride-2 'valid' conv sees the image as TF's 'same' would. */
+function correctPad(y: ST, name: string): ST {
+  const ih = y.shape[1] as number;
+  const iw = y.shape[2] as number;
+  const padding: [[number, number], [number, number]] = [
+    [ih % 2, 1],
+    [iw % 2, 1],
+  ];
+  return tf.layers.zeroPadding2d({ padding, name }).apply(y) as ST;
+}
 
-  const block = (inp: tf.SymbolicTensor, filters: number, stride: number, expansion: number, id: number) => {
-    const inChannels = inp.shape[inp.shape.length - 1] as number;
-    const outChannels = makeDivisible(Math.trunc(filters * alpha));
-    let prefix = 'expanded_conv_';
-    let y = inp;
-    if (id > 0) {
-      prefix = `block_${id}_`;
-      y = conv(expansion * inChannels, 1, 1, `${prefix}expand`).apply(y) as tf.SymbolicTensor;
-      y = bn(`${prefix}expand_BN`).apply(y) as tf.SymbolicTensor;
-      y = relu6(`${prefix}expand_relu`).apply(y) as tf.SymbolicTensor;
-    }
-    if (stride === 2) {
-      // Keras' correct_pad: pad so a 3×3 stride-2 'valid' conv sees the image as TF's 'same' would.
-      const ih = y.shape[1] as number;
-      const iw = y.shape[2] as number;
-      const padding: [[number, number], [number, number]] = [
-        [ih % 2, 1],
-        [iw % 2, 1],
-      ];
-      y = tf.layers.zeroPadding2d({ padding, name: `${prefix}pad` }).apply(y) as tf.SymbolicTensor;
-    }
-    y = tf.layers
-      .depthwiseConv2d({
-        kernelSize: 3,
-        strides: stride,
-        padding: stride === 1 ? 'same' : 'valid',
-        useBias: false,
-        name: `${prefix}depthwise`,
-        depthwiseInitializer: init(),
-      })
-      .apply(y) as tf.SymbolicTensor;
-    y = bn(`${prefix}depthwise_BN`).apply(y) as tf.SymbolicTensor;
-    y = relu6(`${prefix}depthwise_relu`).apply(y) as tf.SymbolicTensor;
-    y = conv(outChannels, 1, 1, `${prefix}project`).apply(y) as tf.SymbolicTensor;
-    y = bn(`${prefix}project_BN`).apply(y) as tf.SymbolicTensor;
-    if (stride === 1 && inChannels === outChannels) {
-      y = tf.layers.add({ name: `${prefix}add` }).apply([inp, y]) as tf.SymbolicTensor;
-    }
-    return y;
-  };
-
-  x = block(x, 16, 1, 1, 0);
-  BLOCKS.slice(0, nBlocks).forEach(([filters, stride], i) => {
-    x = block(x, filters, stride, 6, i + 1);
+function depthwise(p: Parts, stride: number, name: string): tf.layers.Layer {
+  return tf.layers.depthwiseConv2d({
+    kernelSize: 3,
+    strides: stride,
+    padding: stride === 1 ? 'same' : 'valid',
+    useBias: false,
+    name,
+    depthwiseInitializer: p.init(),
   });
+}
 
-  const last = opts.lastFilters ?? (alpha > 1 ? makeDivisible(1280 * alpha) : 1280);
-  x = conv(last, 1, 1, 'Conv_1').apply(x) as tf.SymbolicTensor;
-  x = bn('Conv_1_bn').apply(x) as tf.SymbolicTensor;
-  x = relu6('out_relu').apply(x) as tf.SymbolicTensor;
-  if (opts.classes !== undefined) {
-    if (!Number.isInteger(opts.classes) || opts.classes < 1) throw new Error(`mobileNetV2Like: classes must be a positive whole number.`);
-    x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dense({ units: opts.classes, activation: 'softmax', name: 'predictions', kernelInitializer: init() }).apply(x) as tf.SymbolicTensor;
+/** One inverted residual block: [expand] → [pad] → depthwise → project, with a residual add when shapes allow. */
+function invertedResidual(p: Parts, inp: ST, filters: number, stride: number, expansion: number, id: number): ST {
+  const inChannels = inp.shape[inp.shape.length - 1] as number;
+  const outChannels = makeDivisible(Math.trunc(filters * p.alpha));
+  const prefix = id > 0 ? `block_${id}_` : 'expanded_conv_';
+  let y = inp;
+  if (id > 0) y = chain(y, conv(p, expansion * inChannels, 1, 1, `${prefix}expand`), bn(`${prefix}expand_BN`), relu6(`${prefix}expand_relu`));
+  if (stride === 2) y = correctPad(y, `${prefix}pad`);
+  y = chain(y, depthwise(p, stride, `${prefix}depthwise`), bn(`${prefix}depthwise_BN`), relu6(`${prefix}depthwise_relu`));
+  y = chain(y, conv(p, outChannels, 1, 1, `${prefix}project`), bn(`${prefix}project_BN`));
+  if (stride === 1 && inChannels === outChannels) {
+    y = tf.layers.add({ name: `${prefix}add` }).apply([inp, y]) as ST;
   }
+  return y;
+}
+
+/** Conv_1/Conv_1_bn/out_relu, then with `classes` the pooled softmax classifier 'predictions'. */
+function mobileNetV2Top(p: Parts, x: ST, opts: MobileNetV2Options): ST {
+  const last = opts.lastFilters ?? (p.alpha > 1 ? makeDivisible(1280 * p.alpha) : 1280);
+  x = chain(x, conv(p, last, 1, 1, 'Conv_1'), bn('Conv_1_bn'), relu6('out_relu'));
+  if (opts.classes === undefined) return x;
+  if (!Number.isInteger(opts.classes) || opts.classes < 1) throw new Error(`mobileNetV2Like: classes must be a positive whole number.`);
+  x = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d' }).apply(x) as ST;
+  return tf.layers.dense({ units: opts.classes, activation: 'softmax', name: 'predictions', kernelInitializer: p.init() }).apply(x) as ST;
+}
+
+/**
+ * A MobileNetV2 built like keras.applications.MobileNetV2: Conv1/bn_Conv1/Conv1_relu, the first block
+ * expanded_conv_*, then block_N_{expand,expand_BN,expand_relu,pad,depthwise,depthwise_BN,depthwise_relu,
+ * project,project_BN,add}, then Conv_1/Conv_1_bn/out_relu. ReLU6 everywhere, BatchNormalization with
+ * Keras' epsilon 1e-3 and momentum 0.999, no conv biases. Weights are random.
+ */
+export function mobileNetV2Like(opts: MobileNetV2Options = {}): tf.LayersModel {
+  const { h, w, alpha, nBlocks, channels } = mobileNetV2Shape(opts);
+  const p: Parts = { alpha, init: seeded(opts.seed) };
+  const input = tf.input({ shape: [h, w, channels], name: 'input_1' });
+  let x = chain(input, conv(p, makeDivisible(32 * alpha), 3, 2, 'Conv1'), bn('bn_Conv1'), relu6('Conv1_relu'));
+  x = invertedResidual(p, x, 16, 1, 1, 0);
+  BLOCKS.slice(0, nBlocks).forEach(([filters, stride], i) => {
+    x = invertedResidual(p, x, filters, stride, 6, i + 1);
+  });
+  x = mobileNetV2Top(p, x, opts);
   const model = tf.model({ inputs: input, outputs: x, name: `mobilenetv2_${alpha}_${h}` });
   setMeta(model, {
     name: `mobileNetV2Like(${h}×${w}, alpha ${alpha}, ${nBlocks} blocks)`,

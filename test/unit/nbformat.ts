@@ -1,9 +1,16 @@
 /** Validates notebooks against Jupyter's own nbformat 4.5 schema (shared/spec, beside the repository). */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv-draft-04';
 
-const schemaPath = path.resolve(__dirname, '..', '..', '..', '..', 'shared', 'spec', 'nbformat.v4.5.schema.json');
+/** shared/ sits beside the checkout: the first one found walking up (a worktree sits one level deeper). */
+function findSchema(): string {
+  const rel = path.join('shared', 'spec', 'nbformat.v4.5.schema.json');
+  for (let dir = path.resolve(__dirname, '..', '..', '..', '..'); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, rel)) || dir === path.dirname(dir)) return path.join(dir, rel);
+  }
+}
+const schemaPath = findSchema();
 let validateFn: ReturnType<Ajv['compile']> | undefined;
 
 export function validateNotebook(nb: unknown): string[] {

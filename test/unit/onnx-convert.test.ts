@@ -284,3 +284,28 @@ test('execution providers: unavailable ones are skipped with a reason, CPU runs'
   await assert.rejects(createSession(c.onnx!, { providers: ['dml'] }), /could not create a session on any provider \(dml: not in/);
   m.dispose();
 });
+
+test('inference no-ops (dropout, noise) convert to nothing; RandomWidth, random in inference too, is refused by name', async () => {
+  await useCpu();
+  const input = tf.input({ shape: [6, 6, 2] });
+  let x = tf.layers.conv2d({ filters: 3, kernelSize: 3, name: 'c', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: 0.5, name: 'drop' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.gaussianNoise({ stddev: 1, name: 'noise' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.gaussianDropout({ rate: 0.3, name: 'gdrop' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.alphaDropout({ rate: 0.3, name: 'adrop' }).apply(x) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: input, outputs: pooled });
+  const { err, fx } = await compare(m, 2, 4);
+  assert.ok(err < 1e-4, `relative error ${err}`);
+  assert.deepEqual(fx.conversion!.onnxLayers, ['c', 'drop', 'noise', 'gdrop', 'adrop', 'gap']);
+  assert.equal(fx.conversion!.tail, undefined);
+  await fx.dispose();
+
+  const widened = tf.layers.randomWidth({ factor: 0.5, name: 'rw' }).apply(x) as tf.SymbolicTensor;
+  const r = tf.model({ inputs: input, outputs: widened });
+  assert.throws(() => convertToOnnx(r, { onUnsupported: 'error' }), (e: unknown) => e instanceof UnsupportedLayerError && /'rw' \(RandomWidth\)/.test(e.message));
+  const c = convertToOnnx(r);
+  assert.equal(c.stop?.layer, 'rw');
+  assert.deepEqual(c.tailLayers, ['rw']);
+  m.dispose();
+});

@@ -3,6 +3,7 @@ import * as crypto from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import '../batchnorm';
 import { isFrozen } from '../inspect';
+import { RANDOM_LAYERS } from '../layerKinds';
 import { producer, type Layer, type NodeLike } from '../util/graph';
 
 // --- hashing
@@ -38,8 +39,6 @@ export function layersHash(layers: readonly Layer[]): string {
 
 // --- finding the frozen base
 
-const NONDETERMINISTIC = new Set(['Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'RandomWidth']);
-
 function nestedLayers(layer: Layer): Layer[] | undefined {
   const inner = (layer as unknown as { layers?: Layer[] }).layers;
   return Array.isArray(inner) ? inner : undefined;
@@ -58,7 +57,7 @@ function notCacheable(layer: Layer): string | undefined {
   const cls = layer.getClassName();
   if (cls === 'InputLayer') return undefined;
   if (layer.trainableWeights.length > 0 && !isFrozen(layer)) return `layer '${layer.name}' is trainable`;
-  if (NONDETERMINISTIC.has(cls)) return `layer '${layer.name}' (${cls}) is random in training`;
+  if (RANDOM_LAYERS.has(cls)) return `layer '${layer.name}' (${cls}) is random in training`;
   return undefined;
 }
 
