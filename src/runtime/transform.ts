@@ -15,6 +15,7 @@
  */
 import * as acorn from 'acorn';
 import { transform as sucrase } from 'sucrase';
+import { lineAndColumn, lineStarts } from '../common/lines';
 
 type Node = acorn.Node & Record<string, any>;
 
@@ -204,7 +205,7 @@ function wrapCell(js: string, { edits, hoisted, declared }: Rewrite): TransformR
   const code = `${prefix}${rewritten}\n;return ${LAST_VALUE_MARKER};})({ value: undefined })`;
   const shifts: ColumnShift[] = [{ line: 1, col: 0, delta: prefix.length }];
   for (const e of [...edits].sort((a, b) => a.start - b.start)) {
-    const { line, col } = position(starts, e.start);
+    const { line, col } = lineAndColumn(starts, e.start);
     shifts.push({ line, col, delta: e.text.length - (e.end - e.start) });
   }
   return { code, firstLineOffset: prefix.length, lineCount: starts.length, shifts, declared };
@@ -257,23 +258,6 @@ function applyEdits(src: string, edits: Edit[]): string {
     pos = Math.max(pos, e.end);
   }
   return out + src.slice(pos);
-}
-
-function lineStarts(src: string): number[] {
-  const starts = [0];
-  for (let i = 0; i < src.length; i++) if (src[i] === '\n') starts.push(i + 1);
-  return starts;
-}
-
-function position(starts: number[], offset: number): { line: number; col: number } {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid] <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return { line: lo + 1, col: offset - starts[lo] };
 }
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression', 'ClassDeclaration', 'ClassExpression']);

@@ -3,7 +3,7 @@
  * tests at tiny sizes and for benchmarks at 224 px) and the small CNN behind the bundled 'digits' model.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setMeta, PREPROCESS_MOBILENET } from './meta';
+import { setMeta, PREPROCESS_MOBILENET } from './models/meta';
 
 export interface MobileNetV2Options {
   /** Square side in pixels, or [height, width]. Default 224. */

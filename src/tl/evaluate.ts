@@ -8,10 +8,10 @@ import { MIME, TEXT_PLAIN } from '../common/mime';
 import type { ClassMetrics, ConfusionData } from '../common/shapes';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { getOutputSink } from './output';
-import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './meta';
+import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './models/meta';
 import { asSplit, type Dataset } from './data';
 import { decodeImage, type DecoderChoice } from './decode';
-import { describeUnreadable, type UnreadableFile } from './readable';
+import { describeUnreadable, type UnreadableFile } from './data/readable';
 
 type AnyModel = tf.LayersModel | tf.GraphModel;
 

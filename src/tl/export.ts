@@ -7,8 +7,9 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { getMeta, imageSizeProblem, type ModelMeta } from './meta';
-import { META_FILE, META_KEY, isGraphModel, isLayersModel, writeFileAtomic, type AnyModel } from './models';
+import { getMeta, imageSizeProblem, type ModelMeta } from './models/meta';
+import { META_FILE, META_KEY, isGraphModel, isLayersModel, outputUnits, type AnyModel } from './models';
+import { writeFileAtomic } from './util/atomic';
 
 /** tfjs's converter splits weights into 4 MB shards; the same size keeps files friendly to HTTP caches. */
 const SHARD_BYTES = 4 * 1024 * 1024;
@@ -44,12 +45,6 @@ function weightBuffer(data: tf.io.ModelArtifacts['weightData']): Buffer {
   if (data == null) return Buffer.alloc(0);
   const parts = Array.isArray(data) ? data : [data];
   return Buffer.concat(parts.map((b) => Buffer.from(b)));
-}
-
-function outputUnits(model: AnyModel): number | undefined {
-  const shape = isLayersModel(model) ? model.outputs[0]?.shape : model.outputs[0]?.shape;
-  const last = shape?.[shape.length - 1];
-  return typeof last === 'number' && last > 0 ? last : undefined;
 }
 
 /** The metadata that goes with a saved model: what setMeta recorded, overridden by `meta`. */

@@ -1,18 +1,20 @@
 /**
- * freeze() / unfreeze() by name, pattern, index range or block, and the BatchNormalization fix.
+ * freeze() / unfreeze() by name, pattern, index range or block (the BatchNormalization fix is in batchnorm.ts).
  *
  * Two tfjs-layers 4.22 behaviours make this more than flipping `layer.trainable`:
  *  - fit() trains `collectedTrainableWeights`, fixed at compile(). Freezing alone happens to work
  *    (the weight's own `trainable` flag is checked again at gradient time), but unfreezing a layer of a
  *    compiled model does nothing until compile() runs again. So a compiled model is recompiled here.
  *  - A frozen BatchNormalization still normalises with batch statistics in fit() and still moves its
- *    moving mean/variance. Keras runs a frozen BatchNormalization in inference mode; so do we (below).
+ *    moving mean/variance. Keras runs a frozen BatchNormalization in inference mode; so do we (batchnorm.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { assertTrainable } from './models';
 import { blocksOf, closeMatches, isFrozen } from './inspect';
+import type { Layer } from './util/graph';
+// Freezing means Keras semantics for BatchNormalization: importing batchnorm installs them.
+export { installBatchNormFix } from './batchnorm';
 
-type Layer = tf.layers.Layer;
 
 export type LayerRef = number | string;
 
@@ -208,34 +210,3 @@ export function freeze(model: tf.LayersModel, spec: LayerSpec = 'all'): string[]
 export function unfreeze(model: tf.LayersModel, spec: LayerSpec = 'all', opts: UnfreezeOptions = {}): string[] {
   return change(model, spec, true, opts.batchNorm === false, 'unfreeze()');
 }
-
-// --- BatchNormalization in inference mode when frozen
-
-const PATCHED = Symbol.for('transfer-lab.bn-inference-when-frozen');
-
-type CallFn = (this: Layer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
-
-function batchNormPrototype(): { call: CallFn; [PATCHED]?: boolean } {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization'];
-  if (!entry) throw new Error('tfjs-layers has no BatchNormalization class registered.');
-  return (entry[0] as unknown as { prototype: { call: CallFn; [PATCHED]?: boolean } }).prototype;
-}
-
-/**
- * Makes a frozen BatchNormalization normalise with its moving statistics and leave them unchanged,
- * even in training-mode calls (fit). tfjs-layers 4.22 decides only by the `training` kwarg, so the
- * kwarg is turned off for frozen layers. Idempotent, also across copies of this module.
- */
-export function installBatchNormFix(): void {
-  const proto = batchNormPrototype();
-  if (proto[PATCHED]) return;
-  const original = proto.call;
-  const patched: CallFn = function (this: Layer, inputs, kwargs) {
-    if (kwargs && kwargs['training'] && isFrozen(this)) kwargs = { ...kwargs, training: false };
-    return original.call(this, inputs, kwargs);
-  };
-  proto.call = patched;
-  Object.defineProperty(proto, PATCHED, { value: true, enumerable: false });
-}
-
-installBatchNormFix();

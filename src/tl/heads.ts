@@ -3,7 +3,7 @@
  * layer objects, so it shares their weights (training one trains the other); nothing is copied.
  */
 import * as tf from '@tensorflow/tfjs';
-import { getMeta, setMeta, type ModelMeta } from './meta';
+import { getMeta, setMeta, type ModelMeta } from './models/meta';
 import { assertTrainable, featureLayerHint } from './models';
 import { resolveLayerRef, type LayerRef } from './freeze';
 

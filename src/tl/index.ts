@@ -2,20 +2,20 @@
  * The transfer-learning API that notebook cells see as `tl`.
  * Plain TypeScript over TensorFlow.js: no vscode, no DOM.
  */
-import { installBatchNormFix } from './freeze';
+// Keras semantics for frozen BatchNormalization (installed when batchnorm loads), and a model as a
+// cell's value shows its freeze map.
+import './batchnorm';
 import { installModelDisplay } from './inspect';
 
-// Keras semantics for frozen BatchNormalization, and a model as a cell's value shows its freeze map.
-installBatchNormFix();
 installModelDisplay();
 
 export { device } from './device';
 export { setOutputSink, onInterrupt, isInterruptRequested, InterruptedError } from './output';
-export { getMeta as meta, type ModelMeta, type Preprocessing } from './meta';
+export { getMeta as meta, type ModelMeta, type Preprocessing } from './models/meta';
 
 // --- models
 export { load, bundledNames, loadLayersFromDir, assertTrainable, isGraphModel, isLayersModel, type AnyModel, type LoadOptions, type LoadProgress } from './models';
-export { ZOO as zoo, findZooEntry, zooNames, type ZooEntry } from './zoo';
+export { ZOO as zoo, findZooEntry, zooNames, type ZooEntry } from './models/zoo';
 export { mobileNetV2Like, digitsCnn } from './builders';
 
 // --- inspect, freeze, heads, export

@@ -16,9 +16,9 @@ import * as tf from '@tensorflow/tfjs';
 import { MIME, TEXT_PLAIN } from '../common/mime';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import type { LayerInfo, LayerMap } from '../common/shapes';
-import { getMeta } from './meta';
+import { getMeta } from './models/meta';
+import type { Layer } from './util/graph';
 
-type Layer = tf.layers.Layer;
 type Shape = (number | null)[];
 
 // --- names

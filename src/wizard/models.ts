@@ -1,7 +1,7 @@
 /** The models the wizard offers: the bundled ones (from media/models) and the zoo (data only, no TF.js). */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ZOO } from '../tl/zoo';
+import { ZOO } from '../tl/models/zoo';
 
 export interface ModelOffer {
   label: string;

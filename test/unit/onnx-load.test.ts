@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { IrGraph, encodeModel, type Dim } from '../../src/tl/onnx/ir';
 import { loadOnnx, IMAGENET } from '../../src/tl/onnx/load';
-import { getMeta } from '../../src/tl/meta';
+import { getMeta } from '../../src/tl/models/meta';
 import { rand } from './onnx-fixtures';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-onnx-load-'));

@@ -11,7 +11,7 @@ import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import { decodeImage } from '../../src/tl/decode';
 import { DecodePool, findWorkerScript } from '../../src/tl/onnx/pipeline';
-import { PREPROCESS_MOBILENET } from '../../src/tl/meta';
+import { PREPROCESS_MOBILENET } from '../../src/tl/models/meta';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-onnx-pipe-'));
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { csv, fromTensors, imageFolder, stratifiedSplit, type Batch, type Dataset } from '../../src/tl/data';
 import { decodeImage, probeImage, resizeLinear } from '../../src/tl/decode';
-import { setMeta, PREPROCESS_MOBILENET } from '../../src/tl/meta';
+import { setMeta, PREPROCESS_MOBILENET } from '../../src/tl/models/meta';
 import { DISPLAY_SYMBOL, type Displayable } from '../../src/common/display';
 import { makeImageFolder, tmpDir } from './tl-helpers';
 

@@ -8,7 +8,7 @@ import type { ConfusionData } from '../../src/common/shapes';
 import { DISPLAY_SYMBOL, type Displayable } from '../../src/common/display';
 import { fromTensors, imageFolder } from '../../src/tl/data';
 import { evaluate, predict, type Prediction } from '../../src/tl/evaluate';
-import { setMeta, PREPROCESS_UNIT } from '../../src/tl/meta';
+import { setMeta, PREPROCESS_UNIT } from '../../src/tl/models/meta';
 import { getOutputSink, setOutputSink } from '../../src/tl/output';
 import { makeImageFolder, RecordingSink } from './tl-helpers';
 

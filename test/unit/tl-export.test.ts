@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { save } from '../../src/tl/export';
 import { load, loadLayersFromDir, META_FILE } from '../../src/tl/models';
-import { getMeta } from '../../src/tl/meta';
+import { getMeta } from '../../src/tl/models/meta';
 import { digitsCnn } from '../../src/tl/builders';
 import { withHead } from '../../src/tl/heads';
 import { ramp, tmpDir, useCpu, writeGraphModel } from './tl-fixtures';

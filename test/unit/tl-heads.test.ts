@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { withHead, defaultCut } from '../../src/tl/heads';
 import { mobileNetV2Like, digitsCnn } from '../../src/tl/builders';
-import { getMeta } from '../../src/tl/meta';
+import { getMeta } from '../../src/tl/models/meta';
 import { freeze } from '../../src/tl/freeze';
 import { layers } from '../../src/tl/inspect';
 import { load } from '../../src/tl/models';

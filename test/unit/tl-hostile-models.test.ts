@@ -11,11 +11,11 @@ import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { load, type LoadOptions } from '../../src/tl/models';
 import { save } from '../../src/tl/export';
-import { getMeta, setMeta } from '../../src/tl/meta';
+import { getMeta, setMeta } from '../../src/tl/models/meta';
 import { predict } from '../../src/tl/evaluate';
 import { useCpu, writeGraphModel } from './tl-fixtures';
 import { modelBudgetEnv, MAX_MODEL_BYTES_ENV } from '../../src/common/modelBudget';
-import { maxModelBytes } from '../../src/tl/safety/budget';
+import { maxModelBytes } from '../../src/tl/models/safety/budget';
 import { holdsSentinel, leaksOutside, playground, variant, withPath, WEIGHT_BYTES, type Playground } from './tl-hostile-fixtures';
 
 const isWindows = process.platform === 'win32';

@@ -17,9 +17,9 @@ import {
   modelJsonUrl,
   type LoadProgress,
 } from '../../src/tl/models';
-import { ZOO, findZooEntry } from '../../src/tl/zoo';
+import { ZOO, findZooEntry } from '../../src/tl/models/zoo';
 import { save } from '../../src/tl/export';
-import { getMeta } from '../../src/tl/meta';
+import { getMeta } from '../../src/tl/models/meta';
 import { withHead } from '../../src/tl/heads';
 import { installModelDisplay, freezeMapBundle } from '../../src/tl/inspect';
 import { digitsCnn } from '../../src/tl/builders';

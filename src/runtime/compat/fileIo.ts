@@ -7,7 +7,8 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { readModelArtifacts, writeFileAtomic } from '../../tl/models';
+import { readModelArtifacts } from '../../tl/models';
+import { writeFileAtomic } from '../../tl/util/atomic';
 
 const SCHEME = 'file://';
 

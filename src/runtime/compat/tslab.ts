@@ -6,6 +6,7 @@
  */
 import type { DisplayHandle, MimeBundle } from '../../common/display';
 import { getOutputSink } from '../../tl/output';
+import { describeValue } from '../../tl/util/text';
 import type { DenoJupyter } from './deno';
 
 /** The methods of tslab's `Display`. Binary data is given as bytes and sent as base64. */
@@ -55,17 +56,13 @@ function makeDisplay(updatable: boolean): TslabDisplay {
 }
 
 function expectString(s: unknown, mime: string): string {
-  if (typeof s !== 'string') throw new TypeError(`tslab display of ${mime} takes a string, got ${describe(s)}`);
+  if (typeof s !== 'string') throw new TypeError(`tslab display of ${mime} takes a string, got ${describeValue(s)}`);
   return s;
 }
 
 function expectBytes(b: unknown, mime: string): Uint8Array {
-  if (!(b instanceof Uint8Array)) throw new TypeError(`tslab display of ${mime} takes a Uint8Array or Buffer, got ${describe(b)}`);
+  if (!(b instanceof Uint8Array)) throw new TypeError(`tslab display of ${mime} takes a Uint8Array or Buffer, got ${describeValue(b)}`);
   return b;
-}
-
-function describe(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
 }
 
 /** A single-MIME output as tslab sends it, plus the text fallback every output carries. */

@@ -10,15 +10,11 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { IrGraph } from './ir';
+import type { Layer, NodeLike } from '../util/graph';
 
-export type Layer = tf.layers.Layer;
+export type { Layer, NodeLike };
 export type ST = tf.SymbolicTensor;
 export type Shape = (number | null)[];
-
-export interface NodeLike {
-  inputTensors: ST[];
-  outputTensors: ST[];
-}
 
 /** A converted tensor: its ONNX name, its TF.js (logical, NHWC) shape, and its physical layout. */
 export interface Val {

@@ -9,8 +9,8 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { budgetHint, formatBytes, quote } from '../safety/budget';
-import { statInside } from '../safety/weightFiles';
+import { budgetHint, formatBytes, quote } from '../models/safety/budget';
+import { statInside } from '../models/safety/weightFiles';
 
 const EXTERNAL = 1;
 /** Bytes per element by TensorProto.DataType (strings and unknown types count 1, as their bytes are stored inline). */

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../../common/display';
-import { getMeta, setMeta } from '../meta';
+import { getMeta, setMeta } from '../models/meta';
 import { convertToOnnx, describeConversion, type ConvertOptions, type OnnxConversion } from './convert';
 import { createSession, formatOrtReport, loadOrt, ortLoadError, type OrtReport, type OrtSession, type SessionOptions } from './ort';
 

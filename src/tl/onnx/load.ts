@@ -10,12 +10,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setMeta, PREPROCESS_UNIT, type Preprocessing } from '../meta';
+import { setMeta, PREPROCESS_UNIT, type Preprocessing } from '../models/meta';
 import { IrGraph, encodeModel } from './ir';
 import { createSession, formatOrtReport, type SessionOptions } from './ort';
 import { OnnxFeatureExtractor, type OnnxStage } from './extractor';
 import { checkOnnxData } from './external';
-import { maxModelBytes, budgetHint, formatBytes } from '../safety/budget';
+import { maxModelBytes, budgetHint, formatBytes } from '../models/safety/budget';
 
 export interface OnnxLoadOptions extends SessionOptions {
   /** Which graph output is the feature. Default: the first. */
@@ -54,9 +54,63 @@ function isDim(d: number | string | undefined): d is number {
   return typeof d === 'number' && d > 0;
 }
 
+type Session = Awaited<ReturnType<typeof createSession>>['session'];
+type Fail = (msg: string) => Promise<never>;
+type Shape = (number | string)[];
+type Normalize = NonNullable<OnnxModelInfo['normalize']>;
+
+/** What the file's image input says, with the options: its layout, channels and size. */
+interface InputSpec {
+  name: string;
+  shape: Shape;
+  layout: 'nchw' | 'nhwc';
+  channels: number;
+  size: [number, number];
+  fixedBatch?: number;
+}
+
 /** Loads a .onnx file as a frozen feature extractor taking NHWC images preprocessed with PREPROCESS_UNIT (x/255). */
 export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promise<OnnxFeatureExtractor & { info: OnnxModelInfo }> {
   const abs = path.resolve(file);
+  const { session, report } = await openSession(abs, opts);
+  const fail = async (msg: string): Promise<never> => {
+    await session.release();
+    throw new Error(`${path.basename(abs)}: ${msg}`);
+  };
+  const input = await inputSpec(session, opts, fail);
+  const { layout, channels, size } = input;
+  const outputName = opts.output ?? session.outputNames[0];
+  const outShape = await outputShape(session, outputName, fail);
+  const normalize = await normalizeFor(opts, layout, channels, fail);
+
+  const stageOpts: SessionOptions = { providers: ['cpu'], threads: opts.threads };
+  const pre = layout === 'nchw' || normalize ? await inputAdapter(input, normalize, stageOpts) : undefined;
+  let post: OnnxStage | undefined;
+  let featureShape: (number | null)[] = outShape.slice(1).map((d) => (isDim(d) ? d : null));
+  if (layout === 'nchw' && outShape.length === 4) {
+    post = await outputAdapter(outShape, stageOpts);
+    featureShape = [featureShape[1], featureShape[2], featureShape[0]];
+  }
+
+  const info: OnnxModelInfo = {
+    file: abs,
+    inputName: input.name,
+    fileInputShape: input.shape,
+    outputName,
+    outputNames: [...session.outputNames],
+    layout,
+    normalize,
+    fixedBatch: input.fixedBatch,
+  };
+  const description = describeOnnx(info, outShape, size, channels, formatOrtReport(report));
+  const fx = new OnnxFeatureExtractor({ pre, main: { session, input: input.name, output: outputName, outputs: [outputName] }, post }, [size[0], size[1], channels], featureShape, report, description, { fixedBatch: input.fixedBatch });
+  const preprocessing: Preprocessing = { ...PREPROCESS_UNIT, channels: channels === 1 ? 1 : 3 };
+  setMeta(fx, { name: path.basename(abs), source: 'file', format: 'graph', inputSize: size, preprocessing });
+  return Object.assign(fx, { info });
+}
+
+/** An ONNX Runtime session for the file, once its size and its external data paths are checked. */
+async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<ReturnType<typeof createSession>>> {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(abs);
@@ -68,18 +122,15 @@ export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promis
   if (stat.size > maxBytes) throw new Error(`${path.basename(abs)} holds ${formatBytes(stat.size)}; ${budgetHint(maxBytes)}.`);
   // External data paths are checked before ONNX Runtime, which would open whatever the file names.
   await checkOnnxData(abs, await fs.promises.readFile(abs), maxBytes);
-  let main: Awaited<ReturnType<typeof createSession>>;
   try {
-    main = await createSession(abs, opts);
+    return await createSession(abs, opts);
   } catch (e) {
     throw new Error(`Could not load ${path.basename(abs)} as an ONNX model: ${(e as Error).message}`);
   }
-  const { session, report } = main;
-  const fail = async (msg: string): Promise<never> => {
-    await session.release();
-    throw new Error(`${path.basename(abs)}: ${msg}`);
-  };
+}
 
+/** The one float32 4-D image input: its layout (given or told from the channel axis), channels and size. */
+async function inputSpec(session: Session, opts: OnnxLoadOptions, fail: Fail): Promise<InputSpec> {
   if (session.inputNames.length !== 1) await fail(`a feature extractor needs one image input; this model has ${session.inputNames.length} (${session.inputNames.join(', ')}).`);
   const inMeta = session.inputMetadata[0];
   if (!inMeta.isTensor || inMeta.type !== 'float32') await fail(`input '${inMeta.name}' is ${inMeta.isTensor ? inMeta.type : 'not a tensor'}; only float32 image inputs are supported.`);
@@ -107,68 +158,64 @@ export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promis
     return fail(`the image size of input [${inShape.join(', ')}] is open; pass { inputSize: [height, width] }.`);
   }
   const fixedBatch = isDim(inShape[0]) ? inShape[0] : undefined;
+  return { name: inMeta.name, shape: inShape, layout: layout as 'nchw' | 'nhwc', channels, size, fixedBatch };
+}
 
-  const outputName = opts.output ?? session.outputNames[0];
+/** The shape of the float32 output named `outputName`. */
+async function outputShape(session: Session, outputName: string, fail: Fail): Promise<Shape> {
   const outIndex = session.outputNames.indexOf(outputName);
   if (outIndex < 0) await fail(`no output named '${outputName}'; outputs: ${session.outputNames.join(', ')}.`);
   const outMeta = session.outputMetadata[outIndex];
   if (!outMeta.isTensor || outMeta.type !== 'float32') await fail(`output '${outputName}' is not a float32 tensor.`);
-  const outShape = [...(outMeta as { shape: readonly (number | string)[] }).shape];
+  return [...(outMeta as { shape: readonly (number | string)[] }).shape];
+}
 
+/** The normalisation after x/255: as given, or ImageNet's for a 3-channel NCHW model (the PyTorch convention). */
+async function normalizeFor(opts: OnnxLoadOptions, layout: 'nchw' | 'nhwc', channels: number, fail: Fail): Promise<Normalize | undefined> {
   const normalize = opts.normalize === undefined ? (layout === 'nchw' && channels === 3 ? IMAGENET : undefined) : opts.normalize === 'imagenet' ? IMAGENET : opts.normalize || undefined;
   if (normalize && (normalize.mean.length !== channels || normalize.std.length !== channels || normalize.std.some((s) => !(s > 0)))) {
     await fail(`normalize needs ${channels} means and ${channels} positive standard deviations.`);
   }
+  return normalize;
+}
 
-  const stageOpts: SessionOptions = { providers: ['cpu'], threads: opts.threads };
-  let pre: OnnxStage | undefined;
-  if (layout === 'nchw' || normalize) {
-    const g = new IrGraph('transfer_lab_input_adapter');
-    let x = g.addInput('nhwc', ['N', size[0], size[1], channels]);
-    if (layout === 'nchw') x = g.one('Transpose', [x], 'nchw', { perm: { ints: [0, 3, 1, 2] } });
-    if (normalize) {
-      const cdims = layout === 'nchw' ? [1, channels, 1, 1] : [channels];
-      const scale = Float32Array.from(normalize.std, (s) => 1 / s);
-      const shift = Float32Array.from(normalize.mean, (m, i) => -m / normalize.std[i]);
-      x = g.one('Mul', [x, g.floats('inv_std', cdims, scale)], 'scaled');
-      x = g.one('Add', [x, g.floats('shift', cdims, shift)], 'normalised');
-    }
-    const outDims = layout === 'nchw' ? ['N', channels, size[0], size[1]] : ['N', size[0], size[1], channels];
-    const o = g.addOutput(x, 'out', outDims);
-    const s = await createSession(encodeModel(g), stageOpts);
-    pre = { session: s.session, input: g.inputs[0].name, output: o };
+/** A small ONNX stage before the model: NHWC to NCHW, and (x − mean)/std. */
+async function inputAdapter({ layout, size, channels }: InputSpec, normalize: Normalize | undefined, stageOpts: SessionOptions): Promise<OnnxStage> {
+  const g = new IrGraph('transfer_lab_input_adapter');
+  let x = g.addInput('nhwc', ['N', size[0], size[1], channels]);
+  if (layout === 'nchw') x = g.one('Transpose', [x], 'nchw', { perm: { ints: [0, 3, 1, 2] } });
+  if (normalize) {
+    const cdims = layout === 'nchw' ? [1, channels, 1, 1] : [channels];
+    const scale = Float32Array.from(normalize.std, (s) => 1 / s);
+    const shift = Float32Array.from(normalize.mean, (m, i) => -m / normalize.std[i]);
+    x = g.one('Mul', [x, g.floats('inv_std', cdims, scale)], 'scaled');
+    x = g.one('Add', [x, g.floats('shift', cdims, shift)], 'normalised');
   }
-  let post: OnnxStage | undefined;
-  let featureShape: (number | null)[] = outShape.slice(1).map((d) => (isDim(d) ? d : null));
-  if (layout === 'nchw' && outShape.length === 4) {
-    const g = new IrGraph('transfer_lab_output_adapter');
-    const x = g.addInput('nchw', outShape.map((d, i) => (isDim(d) ? d : `d${i}`)));
-    const o = g.addOutput(g.one('Transpose', [x], 'nhwc', { perm: { ints: [0, 2, 3, 1] } }), 'out', ['N', 'H', 'W', 'C']);
-    const s = await createSession(encodeModel(g), stageOpts);
-    post = { session: s.session, input: g.inputs[0].name, output: o };
-    featureShape = [featureShape[1], featureShape[2], featureShape[0]];
-  }
+  const outDims = layout === 'nchw' ? ['N', channels, size[0], size[1]] : ['N', size[0], size[1], channels];
+  const o = g.addOutput(x, 'out', outDims);
+  const s = await createSession(encodeModel(g), stageOpts);
+  return { session: s.session, input: g.inputs[0].name, output: o };
+}
 
-  const info: OnnxModelInfo = {
-    file: abs,
-    inputName: inMeta.name,
-    fileInputShape: inShape,
-    outputName,
-    outputNames: [...session.outputNames],
-    layout: layout as 'nchw' | 'nhwc',
-    normalize,
-    fixedBatch,
-  };
+/** A small ONNX stage after an NCHW model's 4-D output: back to NHWC. */
+async function outputAdapter(outShape: Shape, stageOpts: SessionOptions): Promise<OnnxStage> {
+  const g = new IrGraph('transfer_lab_output_adapter');
+  const x = g.addInput('nchw', outShape.map((d, i) => (isDim(d) ? d : `d${i}`)));
+  const o = g.addOutput(g.one('Transpose', [x], 'nhwc', { perm: { ints: [0, 2, 3, 1] } }), 'out', ['N', 'H', 'W', 'C']);
+  const s = await createSession(encodeModel(g), stageOpts);
+  return { session: s.session, input: g.inputs[0].name, output: o };
+}
+
+/** The extractor's description: what the file takes and gives, what runs it, and how images are prepared. */
+function describeOnnx(info: OnnxModelInfo, outShape: Shape, size: [number, number], channels: number, ortReport: string): string {
+  const { normalize, fixedBatch } = info;
   const lines = [
-    `${path.basename(abs)}: frozen ONNX feature extractor, input '${inMeta.name}' [${inShape.join(', ')}] (${layout.toUpperCase()}), output '${outputName}' [${outShape.join(', ')}]`,
-    formatOrtReport(report),
+    `${path.basename(info.file)}: frozen ONNX feature extractor, input '${info.inputName}' [${info.fileInputShape.join(', ')}] (${info.layout.toUpperCase()}), output '${info.outputName}' [${outShape.join(', ')}]`,
+    ortReport,
     `Images: ${size[0]}×${size[1]}×${channels}, pixels scaled to [0, 1]${normalize ? `, then (x − mean)/std with mean ${normalize.mean.join(', ')} and std ${normalize.std.join(', ')}` : ''}.`,
   ];
   if (fixedBatch !== undefined) lines.push(`The file fixes the batch size at ${fixedBatch}: batches run in chunks of ${fixedBatch} (export with a dynamic batch axis for speed).`);
-  const fx = new OnnxFeatureExtractor({ pre, main: { session, input: inMeta.name, output: outputName, outputs: [outputName] }, post }, [size[0], size[1], channels], featureShape, report, lines.join('\n'), { fixedBatch });
-  const preprocessing: Preprocessing = { ...PREPROCESS_UNIT, channels: channels === 1 ? 1 : 3 };
-  setMeta(fx, { name: path.basename(abs), source: 'file', format: 'graph', inputSize: size, preprocessing });
-  return Object.assign(fx, { info });
+  return lines.join('\n');
 }
 
 export function isOnnxPath(p: unknown): p is string {

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveDecoder, type DecoderChoice } from '../decode';
-import type { Preprocessing } from '../meta';
+import type { Preprocessing } from '../models/meta';
 import { decodeInto, type DecodeJob, type DecodeResult } from './decodeWorker';
 
 export interface DecodePoolOptions {

@@ -1,6 +1,7 @@
 /** Compiling a model for fit(): optimizer, loss and accuracy, and what its labels look like. */
 import * as tf from '@tensorflow/tfjs';
 import { recompileIfNeeded } from '../freeze';
+import { outputUnits as unitsOf } from '../models';
 import type { FitOptions } from './options';
 import { isOptimizer, makeOptimizer, setLearningRate } from './optimizers';
 
@@ -25,11 +26,11 @@ function lossName(model: tf.LayersModel): string | undefined {
   return undefined;
 }
 
+/** The units of the model's output; fit() cannot train one without a fixed number. */
 export function outputUnits(model: tf.LayersModel): number {
-  const shape = model.outputs[0].shape;
-  const last = shape[shape.length - 1];
-  if (typeof last !== 'number') throw new Error('fit(): the model output has no fixed number of units.');
-  return last;
+  const units = unitsOf(model);
+  if (units === undefined) throw new Error('fit(): the model output has no fixed number of units.');
+  return units;
 }
 
 export function labelModeFor(model: tf.LayersModel): LabelMode {

@@ -1,7 +1,7 @@
 /** The dataset adapter: our Datasets in the form tfjs fitDataset reads, with labels encoded for the loss. */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data';
-import { getMeta } from '../meta';
+import { getMeta } from '../models/meta';
 import { outputUnits, type LabelMode } from './compile';
 
 export interface TfDatasetLike {

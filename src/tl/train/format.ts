@@ -1,6 +1,6 @@
 /** Text for training runs: the history table (the chart's text fallback) and a fit's one-line summary. */
 import type { EpochPoint, TrainingRun } from '../../common/shapes';
-import { describeUnreadable } from '../readable';
+import { describeUnreadable } from '../data/readable';
 import type { FitResult } from './options';
 
 export function fmt(v: number | undefined, digits = 4): string {

@@ -2,7 +2,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { EpochPoint, RunStatus } from '../../common/shapes';
 import type { EmbeddingStats } from '../embeddings';
-import type { UnreadableFile } from '../readable';
+import type { UnreadableFile } from '../data/readable';
 import type { OptimizerName } from './optimizers';
 import type { LRSchedule } from './schedules';
 

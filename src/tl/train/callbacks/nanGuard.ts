@@ -10,7 +10,7 @@
  * per epoch is cheap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { printable } from '../../text';
+import { printable } from '../../util/text';
 import { compileWith, internals } from '../compile';
 import { cloneOptimizer } from '../optimizers';
 import type { BatchEnd, EpochEnd, TrainingCallback, TrainingState } from './callback';

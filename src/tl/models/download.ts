@@ -6,41 +6,19 @@
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import type { ZooEntry } from './zoo';
-import { getOutputSink } from './output';
-import type { DisplayHandle } from '../common/display';
-import { TEXT_PLAIN } from '../common/mime';
+import { getOutputSink } from '../output';
+import type { DisplayHandle } from '../../common/display';
+import { TEXT_PLAIN } from '../../common/mime';
 import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
 import { checkGroupData, type SizedGroup } from './safety/manifest';
 import { declaredLength, openUrl, readBody, resolveLimits, sameOriginWeightUrl, type DownloadLimits } from './safety/http';
-import { META_FILE, MAX_MODEL_JSON_BYTES, isFile, parseModelJson, readModelArtifacts, type LoadOptions, type LoadProgress } from './modelFiles';
-
-export function defaultCacheDir(): string {
-  const env = process.env.TRANSFER_LAB_CACHE;
-  if (env && env.trim()) return path.resolve(env);
-  return path.join(os.homedir(), '.cache', 'transfer-lab');
-}
-
-/** The cache folder for one model URL: readable slug + hash, so different URLs never share files. */
-export function cacheFolderFor(url: string, cacheDir = defaultCacheDir()): string {
-  const hash = crypto.createHash('sha256').update(url).digest('hex').slice(0, 16);
-  let slug = '';
-  try {
-    const u = new URL(url);
-    slug = (u.hostname + u.pathname)
-      .replace(/\/model\.json$/, '')
-      .replace(/[^a-zA-Z0-9._-]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(-60);
-  } catch {
-    // an unparsable URL still gets a hashed folder
-  }
-  return path.join(path.resolve(cacheDir), slug ? `${slug}-${hash}` : hash);
-}
+import { META_FILE, MAX_MODEL_JSON_BYTES, isFile, parseModelJson, readModelArtifacts, type LoadOptions, type LoadProgress } from './files';
+import { cacheFolderFor } from './cache';
+import { tmpName, writeFileAtomic } from '../util/atomic';
 
 /** Turns a model URL without model.json (tfhub.dev / Kaggle style) into the model.json URL. */
 export function modelJsonUrl(url: string): string {
@@ -51,22 +29,6 @@ export function modelJsonUrl(url: string): string {
     u.searchParams.set('tfjs-format', 'file');
   }
   return u.toString();
-}
-
-function tmpName(dest: string): string {
-  return `${dest}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-}
-
-/** Writes a file so that readers see either the old file or the whole new one, never a part. */
-export async function writeFileAtomic(dest: string, data: string | Uint8Array): Promise<void> {
-  const tmp = tmpName(dest);
-  try {
-    await fsp.writeFile(tmp, data);
-    await fsp.rename(tmp, dest);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw e;
-  }
 }
 
 interface DownloadContext {
@@ -148,11 +110,6 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /**
- * Downloads model.json and its weight files into the cache and returns the local model.json path.
- * Weight files are saved under safe local names (the manifest is rewritten to match), and model.json
- * is written last, so a folder with model.json holds a complete download.
- */
-/**
  * Progress shown in the cell while a download runs, when the caller passed no onProgress: one
  * text output, replaced at most 4 times a second, ending with the total.
  */
@@ -193,6 +150,11 @@ function progressDisplay(url: string): { onProgress: (p: LoadProgress) => void; 
   };
 }
 
+/**
+ * Downloads model.json and its weight files into the cache and returns the local model.json path.
+ * Weight files are saved under safe local names (the manifest is rewritten to match), and model.json
+ * is written last, so a folder with model.json holds a complete download.
+ */
 export async function downloadModel(
   url: string,
   opts: LoadOptions & { known?: ZooEntry['files'] } = {},

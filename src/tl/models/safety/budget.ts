@@ -4,7 +4,7 @@
  * reads the same variable, and `tl.load(src, { maxBytes })` overrides both for one call.
  */
 
-import { DEFAULT_MAX_MODEL_MB, MAX_MODEL_BYTES_ENV } from '../../common/modelBudget';
+import { DEFAULT_MAX_MODEL_MB, MAX_MODEL_BYTES_ENV } from '../../../common/modelBudget';
 
 export const DEFAULT_MAX_MODEL_BYTES = DEFAULT_MAX_MODEL_MB * 1024 * 1024;
 

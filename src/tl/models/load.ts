@@ -2,7 +2,7 @@
  * tl.load(): bundled models, the zoo, model.json files and http(s) URLs, with a download cache.
  *
  * TF.js in Node without tfjs-node has no `file://` handler, and its http loader keeps nothing on disk,
- * so both are done here: files are read with fs (modelFiles.ts) and handed to TF.js as in-memory
+ * so both are done here: files are read with fs (files.ts) and handed to TF.js as in-memory
  * artifacts, and downloads land in a cache folder first (download.ts). Every model file is untrusted:
  * safety/ keeps its reads inside its folder and its sizes within the budget.
  */
@@ -10,118 +10,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { getMeta, setMeta, imageSizeProblem, type ModelMeta, type Preprocessing } from './meta';
+import { getMeta, setMeta, setFeatureLayerHint, type ModelMeta } from './meta';
 import { findZooEntry, zooNames } from './zoo';
-import { closeMatches } from './inspect';
-import { isOnnxPath, loadOnnx } from './onnx/load';
-import type { FeatureExtractor } from './onnx/extractor';
+import { closeMatches } from '../inspect';
+import { isOnnxPath, loadOnnx } from '../onnx/load';
+import type { FeatureExtractor } from '../onnx/extractor';
 import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
-import { readModelFile } from './safety/weightFiles';
 import { withBuildGuard } from './safety/buildGuard';
-import { META_KEY, META_FILE, errMsg, isFile, parseJson, readModelArtifacts, type LoadOptions, type ModelJSON, type ReadResult } from './modelFiles';
+import { errMsg, isFile, readModelArtifacts, type LoadOptions, type ReadResult } from './files';
 import { downloadModel } from './download';
-
-export { META_FILE, META_KEY, detectFormat, readModelArtifacts, type LoadOptions, type LoadProgress } from './modelFiles';
-export { defaultCacheDir, cacheFolderFor, modelJsonUrl, writeFileAtomic, downloadModel } from './download';
-
-export type AnyModel = tf.LayersModel | tf.GraphModel;
-
-// --- model kinds
-
-export function isGraphModel(m: unknown): m is tf.GraphModel {
-  return m instanceof tf.GraphModel;
-}
-
-export function isLayersModel(m: unknown): m is tf.LayersModel {
-  return m instanceof tf.LayersModel;
-}
-
-/**
- * Throws unless `model` is a trainable layers model. A graph model (TF-Hub, SavedModel conversions)
- * is a fixed computation: it has no layers to freeze and no variables to train.
- */
-export function assertTrainable(model: unknown, what = 'This operation'): asserts model is tf.LayersModel {
-  if (isGraphModel(model)) {
-    const name = getMeta(model)?.name ?? 'this model';
-    throw new Error(
-      `${what} needs a layers model, but ${name} is a TF.js graph model: it can only be used as a frozen ` +
-        `feature extractor (compute embeddings with it and train a new head on them). ` +
-        `To fine-tune, load a model in the TF.js layers format (for example 'mobilenet_v1_0.25').`,
-    );
-  }
-  if (model && typeof model === 'object' && (model as { engine?: unknown }).engine === 'onnxruntime') {
-    const name = getMeta(model)?.name ?? 'this model';
-    throw new Error(
-      `${what} needs a layers model, but ${name} is an ONNX model run by ONNX Runtime: it can only be used as a frozen ` +
-        `feature extractor. Compute features with it (await model.predict(images)) and train a new TF.js head on them.`,
-    );
-  }
-  if (!isLayersModel(model)) {
-    throw new Error(`${what} needs a TF.js layers model (tf.LayersModel); got ${describe(model)}.`);
-  }
-}
-
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x !== 'object') return typeof x;
-  const ctor = (x as { constructor?: { name?: string } }).constructor?.name;
-  return ctor ? `a ${ctor}` : 'an object';
-}
-
-// --- hints that are not part of ModelMeta
-
-const featureHints = new WeakMap<object, string>();
-
-/** The layer whose output is the usual feature map for a head (zoo models say which). */
-export function featureLayerHint(model: object): string | undefined {
-  return featureHints.get(model);
-}
-
-export function setFeatureLayerHint(model: object, layerName: string): void {
-  featureHints.set(model, layerName);
-}
-
-// --- where things live
-
-/**
- * The folder that holds bundled models (media/models). The compiled code runs from several places
- * (dist/kernel.js in the extension, out/src/tl/ in tests), so walk up from this file until a
- * folder with media/models appears. TRANSFER_LAB_MODELS_DIR overrides.
- */
-export function bundledModelsDir(): string | undefined {
-  const env = process.env.TRANSFER_LAB_MODELS_DIR;
-  if (env && env.trim()) return path.resolve(env);
-  let dir = __dirname;
-  for (;;) {
-    const candidate = path.join(dir, 'media', 'models');
-    if (isDir(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-export function bundledNames(): string[] {
-  const dir = bundledModelsDir();
-  if (!dir) return [];
-  try {
-    return fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'model.json')))
-      .map((d) => d.name)
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
-function isDir(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
+import { bundledModelsDir, bundledNames, isDir } from './cache';
+import { isLayersModel, type AnyModel } from './kinds';
+import { inferInputSize, readSavedMeta } from './savedMeta';
 
 async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
@@ -152,77 +52,6 @@ function graphFromArtifacts(artifacts: tf.io.ModelArtifacts): tf.GraphModel {
     throw e;
   }
   return model;
-}
-
-// --- metadata read from files (untrusted: checked field by field)
-
-function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
-  if (raw == null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: metadata must be a JSON object.`);
-  const r = raw as Record<string, unknown>;
-  const out: Partial<ModelMeta> = {};
-  if (r.name !== undefined) {
-    if (typeof r.name !== 'string') throw new Error(`${where}: "name" must be a string.`);
-    out.name = r.name;
-  }
-  if (r.classes !== undefined) {
-    if (!Array.isArray(r.classes) || !r.classes.every((c) => typeof c === 'string')) {
-      throw new Error(`${where}: "classes" must be an array of strings.`);
-    }
-    out.classes = [...(r.classes as string[])];
-  }
-  if (r.featureLayer !== undefined) {
-    if (typeof r.featureLayer !== 'string') throw new Error(`${where}: "featureLayer" must be a layer name.`);
-    out.featureLayer = r.featureLayer;
-  }
-  if (r.inputSize !== undefined) {
-    const s = r.inputSize;
-    const problem = imageSizeProblem(s);
-    if (problem) throw new Error(`${where}: "inputSize" ${problem}.`);
-    out.inputSize = [(s as number[])[0], (s as number[])[1]];
-  }
-  if (r.preprocessing !== undefined) {
-    const p = r.preprocessing as Record<string, unknown> | null;
-    if (
-      typeof p !== 'object' ||
-      p === null ||
-      typeof p.scale !== 'number' ||
-      !Number.isFinite(p.scale) ||
-      typeof p.offset !== 'number' ||
-      !Number.isFinite(p.offset) ||
-      (p.channels !== 1 && p.channels !== 3)
-    ) {
-      throw new Error(`${where}: "preprocessing" must be {scale: number, offset: number, channels: 1 | 3}.`);
-    }
-    out.preprocessing = { scale: p.scale, offset: p.offset, channels: p.channels } as Preprocessing;
-  }
-  return out;
-}
-
-const MAX_META_BYTES = 1024 * 1024;
-
-/** Metadata saved with a model: transfer-lab.json beside model.json wins over userDefinedMetadata. */
-async function readSavedMeta(modelJsonPath: string, json: ModelJSON): Promise<Partial<ModelMeta>> {
-  // model.json's own copy first: it is written in the same atomic step as the model it describes.
-  // transfer-lab.json beside it serves models saved by other tools that only wrote that file.
-  const udm = (json as { userDefinedMetadata?: Record<string, unknown> }).userDefinedMetadata;
-  if (udm?.[META_KEY] != null) return parseMeta(udm[META_KEY], `${modelJsonPath} (userDefinedMetadata.${META_KEY})`);
-  const side = path.join(path.dirname(modelJsonPath), META_FILE);
-  // Read like a weight file: a link to a file outside the folder must not put that file's text in an error.
-  const text = await readModelFile(side, MAX_META_BYTES, undefined);
-  return text === undefined ? {} : parseMeta(parseJson(text, side), side);
-}
-
-/** [height, width] of a 4-D image input, when the model has exactly such an input. */
-function inferInputSize(model: AnyModel): [number, number] | undefined {
-  const shape = model.inputs[0]?.shape;
-  if (shape && shape.length === 4 && typeof shape[1] === 'number' && typeof shape[2] === 'number' && shape[1] > 0 && shape[2] > 0) {
-    const size: [number, number] = [shape[1], shape[2]];
-    const problem = imageSizeProblem(size);
-    if (problem) throw new Error(`the model's image input ${problem}.`);
-    return size;
-  }
-  return undefined;
 }
 
 // --- loading from disk
@@ -287,14 +116,14 @@ export async function loadLayersFromDir(dirOrModelJson: string, opts: Pick<LoadO
 
 // --- tl.load
 
+/** What tl.load gives: a TF.js model, or for an .onnx file a frozen feature extractor in ONNX Runtime. */
+export type LoadedModel = AnyModel | FeatureExtractor;
+
 /**
  * Loads a model by bundled name ('digits'), zoo name ('mobilenet_v2'), model.json path or folder,
  * or http(s) URL. Records its metadata (see getMeta). Graph models come back as tf.GraphModel:
  * usable as frozen feature extractors only.
  */
-/** What tl.load gives: a TF.js model, or for an .onnx file a frozen feature extractor in ONNX Runtime. */
-export type LoadedModel = AnyModel | FeatureExtractor;
-
 export async function load(source: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   if (typeof source !== 'string' || !source.trim()) {
     throw new Error('tl.load(source): source must be a model name, a path to model.json or an http(s) URL.');

@@ -58,3 +58,16 @@ export function imageSizeProblem(size: unknown): string | undefined {
   }
   return undefined;
 }
+
+// --- hints that are not part of ModelMeta
+
+const featureHints = new WeakMap<object, string>();
+
+/** The layer whose output is the usual feature map for a head (zoo models say which). */
+export function featureLayerHint(model: object): string | undefined {
+  return featureHints.get(model);
+}
+
+export function setFeatureLayerHint(model: object, layerName: string): void {
+  featureHints.set(model, layerName);
+}

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import type { OnnxLoadOptions } from './onnx/load';
+import type { OnnxLoadOptions } from '../onnx/load';
 import { maxModelBytes } from './safety/budget';
 import { sizeManifest, type SizedManifest } from './safety/manifest';
 import { readLocalWeights, readModelFile } from './safety/weightFiles';

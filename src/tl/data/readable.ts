@@ -3,8 +3,8 @@
  * silence: fit names them in its output and result, and refuses to start when a class, or a whole
  * split, has nothing left to learn from.
  */
-import type { Dataset, UnreadableSample } from './data';
-import { printable } from './text';
+import type { Dataset, UnreadableSample } from './types';
+import { printable } from '../util/text';
 
 export interface UnreadableFile {
   /** Relative to the data folder. */
