@@ -3,7 +3,7 @@
 //   node scripts/test.mjs --fast   build, type check and the fast unit tests (the inner loop)
 //   node scripts/test.mjs --only unit,renderer
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const args = process.argv.slice(2);
@@ -17,6 +17,23 @@ const testFiles = (dir, slow) =>
         .filter((f) => f.endsWith('.test.js') && (slow || !f.endsWith('.slow.test.js')))
         .map((f) => path.join(dir, f))
     : [];
+
+/**
+ * tsc never deletes what it once wrote: after a module moves (`tl/data.ts` → `tl/data/index.ts`),
+ * Node would still load the old `out/src/tl/data.js`. Outputs whose source is gone are removed.
+ */
+function pruneStaleOutputs(dir = 'out') {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      pruneStaleOutputs(file);
+      continue;
+    }
+    const m = /^(.*)\.(js|d\.ts|js\.map|d\.ts\.map)$/.exec(path.relative('out', file));
+    if (m && !['.ts', '.tsx', '.mts'].some((ext) => existsSync(m[1] + ext))) rmSync(file);
+  }
+}
 
 /** Each suite: a command, and how to read its pass/fail counts. */
 const suites = [
@@ -54,6 +71,7 @@ function counts(kind, code, out) {
   return code === 0 ? { passed: 1, failed: 0, skipped: 0 } : { passed: 0, failed: 1, skipped: 0 };
 }
 
+pruneStaleOutputs();
 const results = [];
 for (const s of suites) {
   if (only ? !only.includes(s.name) : fast && s.slow) continue;

@@ -16,6 +16,12 @@ function visible(ch: string): string {
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
+/** Whether `text` holds anything a terminal would act on rather than show. */
+export function hasControl(text: string): boolean {
+  CONTROL.lastIndex = 0;
+  return CONTROL.test(String(text));
+}
+
 /** A name or a label: one line, every control character escaped (newlines included). */
 export function terminalName(text: string): string {
   return String(text).replace(CONTROL, visible);

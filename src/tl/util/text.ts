@@ -1,9 +1,12 @@
 /** Untrusted names (files, classes, columns, layers) in plain-text messages. */
+import { hasControl, terminalJson } from '../../common/terminal';
 
-/** A name as plain text on one line: one with control characters (newlines, terminal escapes) is shown quoted and escaped. */
+/**
+ * A name as plain text on one line: one with control characters (newlines, terminal escapes,
+ * bidirectional overrides) is shown quoted and escaped, as a JSON string.
+ */
 export function printable(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  return /[\u0000-\u001f\u007f-\u009f]/.test(name) ? JSON.stringify(name) : name;
+  return hasControl(name) ? terminalJson(name) : name;
 }
 
 /** What kind of value `x` is, for "expected …, got …" messages: 'null', 'number', 'an array', 'a Tensor', 'an object'. */
