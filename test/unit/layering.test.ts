@@ -60,3 +60,36 @@ test('the extension host bundle never loads TF.js', () => {
     }
   }
 });
+
+/** Where a relative import of `file` lands, as a path from the repository root. */
+function target(file: string, spec: string): string {
+  return path.relative(root, path.resolve(path.dirname(file), spec)).split(path.sep).join('/');
+}
+
+test('the tl core imports only itself and src/common', () => {
+  for (const f of files(path.join(root, 'src', 'tl'))) {
+    for (const spec of imports(f).filter((s) => s.startsWith('.'))) {
+      const t = target(f, spec);
+      assert.ok(t.startsWith('src/tl/') || t === 'src/tl' || t.startsWith('src/common/'), `${path.relative(root, f)} imports ${spec}`);
+    }
+  }
+});
+
+test('training builds on data, models, embeddings and onnx, never the other way round', () => {
+  for (const dir of ['data', 'models', 'embeddings', 'onnx', 'util']) {
+    for (const f of files(path.join(root, 'src', 'tl', dir))) {
+      for (const spec of imports(f).filter((s) => s.startsWith('.'))) {
+        assert.ok(!/^src\/tl\/train(\/|$)/.test(target(f, spec)), `${path.relative(root, f)} imports ${spec}`);
+      }
+    }
+  }
+});
+
+test('tl/util depends on nothing else in tl', () => {
+  for (const f of files(path.join(root, 'src', 'tl', 'util'))) {
+    for (const spec of imports(f).filter((s) => s.startsWith('.'))) {
+      const t = target(f, spec);
+      assert.ok(t.startsWith('src/tl/util/') || t.startsWith('src/common/'), `${path.relative(root, f)} imports ${spec}`);
+    }
+  }
+});

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../models/meta';
 import { decodeImage, type DecoderName } from '../decode';
-import { isInterruptRequested, InterruptedError } from '../output';
+import { throwIfInterrupted } from '../output';
 import { mapLimit } from '../util/concurrency';
 import { fileHash } from './hash';
 import type { Fetched, Source } from './dataset';
@@ -76,7 +76,7 @@ export class ImageSource implements Source {
     const unknown = indices.filter((i) => !this.ok.has(i) && !this.bad.has(i));
     // In batches, so that no more than one batch of pixels is held at a time.
     for (let k = 0; k < unknown.length; k += 32) {
-      if (isInterruptRequested()) throw new InterruptedError();
+      throwIfInterrupted();
       await this.fetch(unknown.slice(k, k + 32));
     }
   }
