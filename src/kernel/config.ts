@@ -29,6 +29,8 @@ export function kernelOptions(context: vscode.ExtensionContext, notebook: vscode
     backendRequestedBy: fromMeta ? 'notebook metadata' : fromSetting !== 'auto' ? 'setting transferLab.backend' : 'auto',
     tfjsNodeGpuPaths: [...(gpuPath ? [gpuPath] : []), notebookDir, ...workspaceFolders, path.join(globalStorage, 'node_modules')],
     cacheDir: config.get<string>('modelCache', '').trim() || path.join(globalStorage, 'cache'),
+    // Read by the kernel's engine search (src/tl/engines.ts), and inherited by its decode workers.
+    env: { TRANSFER_LAB_ENGINES: config.get<string>('engines', 'extension') === 'workspace' ? 'workspace' : 'extension' },
   };
 }
 
