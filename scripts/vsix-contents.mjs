@@ -3,8 +3,9 @@
 // scripts/package.mjs after every build and by CI.
 //
 //   node scripts/vsix-contents.mjs <file.vsix> <target>    prints the problems, exit 1 if any
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 /** onnxruntime-node's bin folder, sharp's @img packages and Dawn's dist folder, per VS Code target. */
@@ -44,7 +45,24 @@ const BUNDLES = ['dist/extension.js', 'dist/kernel.js', 'dist/cli.js', 'dist/dec
 
 /** Names of the files in a zip archive, from its central directory. */
 export function zipEntries(file) {
+  return centralDirectory(readFileSync(file), file).map((e) => e.name);
+}
+
+/** Unpacks a zip archive (stored or deflated entries, as vsce writes them) into `dest`. */
+export function extractZip(file, dest) {
   const buf = readFileSync(file);
+  for (const e of centralDirectory(buf, file)) {
+    if (e.name.endsWith('/')) continue;
+    const to = path.resolve(dest, e.name);
+    if (!to.startsWith(path.resolve(dest) + path.sep)) throw new Error(`${file}: entry ${e.name} points outside the folder`);
+    const data = buf.subarray(e.dataStart(), e.dataStart() + e.compressedSize);
+    mkdirSync(path.dirname(to), { recursive: true });
+    writeFileSync(to, e.method === 8 ? inflateRawSync(data) : data);
+    if ((e.mode & 0o111) !== 0) chmodSync(to, 0o755);
+  }
+}
+
+function centralDirectory(buf, file) {
   let eocd = -1;
   for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65535); i--) {
     if (buf.readUInt32LE(i) === 0x06054b50) {
@@ -61,7 +79,14 @@ export function zipEntries(file) {
     const nameLen = buf.readUInt16LE(p + 28);
     const extraLen = buf.readUInt16LE(p + 30);
     const commentLen = buf.readUInt16LE(p + 32);
-    names.push(buf.toString('utf8', p + 46, p + 46 + nameLen));
+    const local = buf.readUInt32LE(p + 42);
+    names.push({
+      name: buf.toString('utf8', p + 46, p + 46 + nameLen),
+      method: buf.readUInt16LE(p + 10),
+      compressedSize: buf.readUInt32LE(p + 20),
+      mode: buf.readUInt32LE(p + 38) >>> 16,
+      dataStart: () => local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28),
+    });
     p += 46 + nameLen + extraLen + commentLen;
   }
   return names;
