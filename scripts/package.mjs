@@ -119,8 +119,30 @@ function stageEngines(target, dest) {
   };
 }
 
+/**
+ * The benchmark harness, so that a GPU machine needs only the platform package: unpack it and run
+ * `bash extension/bench/gpu.sh` (it uses the package's own engines; no node_modules, no network).
+ */
+async function stageBench(dir) {
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [path.join(root, 'bench', 'bench.ts')],
+    outfile: path.join(dir, 'dist', 'bench.js'),
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+    legalComments: 'none',
+    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu', 'sharp', 'onnxruntime-node'],
+  });
+  mkdirSync(path.join(dir, 'bench'), { recursive: true });
+  for (const f of ['gpu.sh', 'torch_bench.py']) cpSync(path.join(root, 'bench', f), path.join(dir, 'bench', f));
+}
+
 /** A folder vsce packages from: the manifest, docs, bundles, media, samples and, per target, the engines. */
-function stage(target) {
+async function stage(target) {
   const dir = path.join(work, 'stage', target);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -131,6 +153,7 @@ function stage(target) {
     cpSync(path.join(root, d), path.join(dir, d), { recursive: true, filter: (src) => !src.endsWith('.map') && !src.includes(`${path.sep}node_modules`) });
   }
   const engines = target === 'universal' ? {} : stageEngines(target, path.join(dir, 'dist', 'node_modules'));
+  if (target !== 'universal') await stageBench(dir);
   writeFileSync(path.join(dir, 'dist', 'engines.json'), JSON.stringify({ target, version: pkg.version, engines }, null, 2) + '\n');
   return dir;
 }
@@ -148,7 +171,7 @@ function outFile(target, out, single) {
   return path.join(dir, target === 'universal' ? `${pkg.name}-${pkg.version}.vsix` : `${pkg.name}-${target}-${pkg.version}.vsix`);
 }
 
-function main() {
+async function main() {
   const { targets: asked, out, keepStage } = parseArgs(process.argv.slice(2));
   if (!existsSync(path.join(root, 'dist', 'kernel.js'))) throw new Error('package: dist/ is not built (npm run package builds it first)');
   const host = hostTarget();
@@ -156,7 +179,7 @@ function main() {
   const built = [];
   for (const target of targets) {
     const t0 = Date.now();
-    const dir = stage(target);
+    const dir = await stage(target);
     const file = outFile(target, out, targets.length === 1);
     mkdirSync(path.dirname(file), { recursive: true });
     vsce(dir, target, file);
@@ -172,4 +195,4 @@ function main() {
   if (bad.length) process.exit(1);
 }
 
-main();
+await main();

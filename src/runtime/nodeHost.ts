@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { describeAdapter, requestBestAdapter, type DawnModule } from '../tl/gpu';
+import { describeAdapter, explainWebGpuError, requestBestAdapter, type DawnModule } from '../tl/gpu';
 import type { LoaderHost } from './backends';
 
 const ownRequire = createRequire(__filename);
@@ -54,6 +54,20 @@ export function resolveIn(pkg: string, paths: string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Dawn reports validation errors only as events; TF.js does not listen, so a failed op would give
+ * zeros silently. Each distinct error is written to stderr once: the running cell's output shows it.
+ */
+function reportWebGpuErrors(device: GPUDevice): void {
+  const seen = new Set<string>();
+  device.onuncapturederror = (ev) => {
+    const text = explainWebGpuError(ev.error.message);
+    if (seen.has(text)) return;
+    seen.add(text);
+    process.stderr.write(`${text}\n`);
+  };
+}
+
 export function makeNodeLoaderHost(registerWasmGradients?: () => void): LoaderHost {
   return {
     resolve: resolveIn,
@@ -79,6 +93,7 @@ export function makeNodeLoaderHost(registerWasmGradients?: () => void): LoaderHo
       const requiredLimits: Record<string, number> = {};
       for (const k of want) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
       const device = await adapter.requestDevice({ requiredLimits });
+      reportWebGpuErrors(device);
       const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
       // tfjs-backend-webgpu looks for navigator.gpu, which Node 20 does not have.
       const nav = ((globalThis as { navigator?: Record<string, unknown> }).navigator ??= {});

@@ -1,6 +1,7 @@
 import type { DeviceReport, EngineStatus } from '../common/shapes';
 import { decoderInfo, sharpInfo } from './decode';
-import { gpuAdapters } from './gpu';
+import * as tf from '@tensorflow/tfjs';
+import { gpuAdapters, maxBatchUnder } from './gpu';
 import { ortFolder, ortLoadError, ortVersion, providerPlan, tryLoadOrt } from './onnx/ort';
 import { engineDirs } from './engines';
 
@@ -69,4 +70,15 @@ export function formatEngines(engines: EngineStatus[]): string[] {
     if (e.lookedIn && !(e.reason ?? '').includes('looked in')) lines.push(`  looked in: ${e.lookedIn.join(', ')}`);
   }
   return lines;
+}
+
+/**
+ * How many samples of `model` fit in one batch on the WebGPU backend: each tensor is one storage
+ * buffer, and the adapter limits a binding's size (see tl/gpu.ts). Pass it as `batchSize`.
+ * Unlimited (Number.MAX_SAFE_INTEGER) on other backends.
+ */
+export function webgpuMaxBatch(model: tf.LayersModel, limitBytes?: number): number {
+  const device = tf.getBackend() === 'webgpu' ? (tf.backend() as unknown as { device?: GPUDevice }).device : undefined;
+  const limit = limitBytes ?? device?.limits.maxStorageBufferBindingSize;
+  return limit ? maxBatchUnder(model, limit) : Number.MAX_SAFE_INTEGER;
 }

@@ -70,3 +70,55 @@ async function probeAdapters(): Promise<AdapterProbe> {
     return { adapters: [], lookedIn: dawn.lookedIn, error: `Dawn failed while looking for adapters: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
+
+/**
+ * WebGPU binds each tensor as one storage buffer, and an adapter limits how big one binding may be
+ * (128 MiB on Mesa's llvmpipe and on many integrated GPUs). A bigger tensor makes Dawn refuse the
+ * bind group, and the command buffer that used it is dropped: the op's result is silently zeros
+ * ("Invalid CommandBuffer … due to a previous error"). MobileNetV2 at 224 px reaches it at batch 28:
+ * block_1's expanded activation is 112 × 112 × 96 floats, 4.8 MB a sample.
+ */
+export interface ActivationSize {
+  /** Bytes of the largest layer output for one sample. */
+  bytes: number;
+  layer: string;
+}
+
+interface LayerLike {
+  name: string;
+  outputShape?: unknown;
+  layers?: LayerLike[];
+}
+
+/** The largest output one sample produces in any layer of `model` (nested models included). */
+export function largestActivation(model: LayerLike): ActivationSize {
+  let best: ActivationSize = { bytes: 0, layer: '' };
+  const visit = (layer: LayerLike): void => {
+    const shapes = (Array.isArray(layer.outputShape) && Array.isArray(layer.outputShape[0]) ? layer.outputShape : [layer.outputShape]) as (number | null)[][];
+    for (const s of shapes) {
+      if (!Array.isArray(s)) continue;
+      const bytes = 4 * s.slice(1).reduce<number>((p, d) => p * (d ?? 1), 1);
+      if (bytes > best.bytes) best = { bytes, layer: layer.name };
+    }
+    for (const inner of layer.layers ?? []) visit(inner);
+  };
+  for (const l of model.layers ?? []) visit(l);
+  return best;
+}
+
+/** How many samples of `model` fit in one WebGPU pass under a storage-binding limit of `limitBytes`. */
+export function maxBatchUnder(model: LayerLike, limitBytes: number): number {
+  const { bytes } = largestActivation(model);
+  return bytes > 0 ? Math.max(1, Math.floor(limitBytes / bytes)) : Number.MAX_SAFE_INTEGER;
+}
+
+/** A Dawn validation error as users should read it: what failed, and for a too-big binding what to do. */
+export function explainWebGpuError(message: string): string {
+  const first = message.split('\n').find((l) => l.trim())?.trim() ?? message;
+  const size = /Binding size \((\d+)\).*maximum storage buffer binding size \((\d+)\)/.exec(message);
+  if (size) {
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+    return `WebGPU: a tensor of ${mib(Number(size[1]))} is larger than this adapter's storage-buffer binding limit (${mib(Number(size[2]))}); the operation that used it returned wrong values (zeros). Use a smaller batch: tl.webgpuMaxBatch(model) says how many samples fit.`;
+  }
+  return `WebGPU validation error: ${first} — the results of the operation that caused it are wrong.`;
+}
