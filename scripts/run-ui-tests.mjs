@@ -105,7 +105,7 @@ async function runOne(test, vsix) {
     });
     await page.goto(`${cs.baseUrl}/?folder=${encodeURIComponent(workspace)}`);
     const { waitForWorkbench } = await import('../test/ui/workbench.mjs');
-    await waitForWorkbench(page);
+    await waitForWorkbench(page, { emptyFolder: test.workspaceFiles.length === 0 });
     log('workbench loaded');
     await test.run({ page, baseUrl: cs.baseUrl, workspace, resultsDir, log });
     log(`PASSED in ${seconds(t0)} s`);
