@@ -88,7 +88,8 @@ async function runOne(test, vsix) {
     appendFileSync(logFile, line + '\n');
   };
   const workspace = makeTestWorkspace(test.workspaceFiles);
-  const userDataDir = makeUserDataDir();
+  // A fresh profile is a first install: each test gets no walkthrough unless it asks (`settings`).
+  const userDataDir = makeUserDataDir({ settings: test.settings ?? { 'workbench.welcomePage.walkthroughs.openOnInstall': false } });
   let cs;
   let browser;
   let page;

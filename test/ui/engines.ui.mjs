@@ -12,6 +12,8 @@ import { activeNotebook, activeTabLabel, allCellStates, outputText, pickQuickIte
 
 export const name = 'platform package on an empty folder: quick start, ONNX Runtime + sharp extraction, device report';
 export const workspaceFiles = [];
+/** VS Code's defaults, as after a user's install: the walkthrough opens on first run. */
+export const settings = {};
 
 const KERNEL_LABEL = 'Transfer Lab (TensorFlow.js)';
 
