@@ -18,6 +18,9 @@ import { onnxBase, splitFrozen, loadOnnx, DecodePool, onnxRuntimeInfo, type Feat
 import { selectBackend, type ConcreteBackend } from '../src/runtime/backends';
 import { makeNodeLoaderHost } from '../src/runtime/nodeHost';
 import { KernelClient } from '../src/client/kernelClient';
+import { engineDirs, importEngine, requireEngine } from '../src/tl/engines';
+import { webgpuMaxBatch } from '../src/tl/device';
+import type { DawnModule } from '../src/tl/gpu';
 
 // --- options
 
@@ -151,8 +154,9 @@ let webgpuState: { ok: true; device: string; software: boolean } | { ok: false; 
 async function setupWebGpu(): Promise<typeof webgpuState & object> {
   if (webgpuState) return webgpuState;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dawn = require('webgpu') as { create(flags: string[]): GPU; globals: Record<string, unknown> };
+    const loaded = await importEngine<DawnModule>('webgpu');
+    if (!loaded.module) return (webgpuState = { ok: false, reason: loaded.error ?? 'the webgpu package did not load' });
+    const dawn = loaded.module;
     Object.assign(globalThis, dawn.globals);
     process.env.EGL_PLATFORM ??= 'surfaceless';
     // Imported before navigator.gpu exists, so the package registers no default factory of its own.
@@ -203,13 +207,13 @@ async function useBackend(backend: ConcreteBackend): Promise<{ ok: true; device:
   if (backend === 'tensorflow' || backend === 'tensorflow-gpu') {
     // The kernel's loader moves on to the next backend when one is missing; here a miss is the answer.
     const pkg = backend === 'tensorflow' ? '@tensorflow/tfjs-node' : '@tensorflow/tfjs-node-gpu';
-    if (!host.resolve(pkg, [ROOT])) return { ok: false, reason: `${pkg} is not installed (its install downloads libtensorflow 2.9.1, which needs network access)` };
+    if (!host.resolve(pkg, [ROOT, ...engineDirs()])) return { ok: false, reason: `${pkg} is not installed (its install downloads libtensorflow 2.9.1, which needs network access)` };
   }
   const sel = await selectBackend(tf, host, {
     requested: backend,
     requestedBy: 'bench',
-    gpuSearchPaths: [ROOT],
-    searchPaths: [ROOT],
+    gpuSearchPaths: [ROOT, ...engineDirs()],
+    searchPaths: engineDirs(),
   });
   if (sel.backend === backend) return { ok: true, device: sel.report.device };
   const s = sel.report.skipped.find((k) => k.backend === backend);
@@ -217,7 +221,9 @@ async function useBackend(backend: ConcreteBackend): Promise<{ ok: true; device:
 }
 
 async function tfPredict(model: tf.LayersModel, x: tf.Tensor): Promise<void> {
-  const y = tf.tidy(() => model.predict(x) as tf.Tensor);
+  // On WebGPU a batch whose activations exceed the adapter's storage-binding limit gives zeros.
+  const batchSize = Math.min(x.shape[0], webgpuMaxBatch(model));
+  const y = tf.tidy(() => model.predict(x, { batchSize }) as tf.Tensor);
   await y.data();
   y.dispose();
 }
@@ -225,8 +231,9 @@ async function tfPredict(model: tf.LayersModel, x: tf.Tensor): Promise<void> {
 // --- test images
 
 async function makeImages(dir: string, n: number): Promise<string[]> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const sharp = require('sharp') as typeof import('sharp').default;
+  const loaded = requireEngine<typeof import('sharp').default>('sharp');
+  if (!loaded.module) throw new Error(`the benchmark writes its test images with sharp: ${loaded.error}`);
+  const sharp = loaded.module;
   fs.mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   for (let i = 0; i < n; i++) {

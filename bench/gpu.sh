@@ -6,12 +6,32 @@
 #
 # GPU rows: TF.js WebGPU through Dawn (Vulkan on NVIDIA), tfjs-node-gpu when its libraries are
 # installed, and ONNX Runtime's CUDA provider (when installed) or its WebGPU provider.
-# From a checkout with node_modules it runs `node bench/run.mjs`. Without node_modules (a machine
-# with no network) it unpacks bench/.out/gpu-pack.tar.gz, made beforehand by `node bench/run.mjs --pack`.
+#
+# Where it runs from, in this order:
+# - an unpacked platform package (`unzip transfer-lab-linux-x64-<v>.vsix; bash extension/bench/gpu.sh`):
+#   the package's own bundles and engines, no node_modules, no network;
+# - a checkout given a platform package (`bench/gpu.sh transfer-lab-linux-x64-<v>.vsix`, or one
+#   lying in the checkout's top folder when there is no node_modules): unpacks it and runs as above;
+# - a checkout with node_modules: `node bench/run.mjs`.
 set -uo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$here/bench/results}"
 mkdir -p "$out"
+
+vsix=""
+if [ "${1:-}" != "" ] && [ "${1%.vsix}" != "$1" ]; then vsix="$1"; shift; fi
+if [ -z "$vsix" ] && [ ! -f "$here/dist/engines.json" ] && [ ! -d "$here/node_modules/onnxruntime-node" ]; then
+  vsix="$(ls "$here"/transfer-lab-linux-x64-*.vsix 2>/dev/null | head -1)"
+fi
+if [ -n "$vsix" ]; then
+  dir="$(mktemp -d)"
+  echo "unpacking $vsix into $dir"
+  if command -v unzip >/dev/null 2>&1; then unzip -q "$vsix" -d "$dir"
+  elif command -v python3 >/dev/null 2>&1; then python3 -m zipfile -e "$vsix" "$dir"
+  else node --input-type=module -e "import('$here/scripts/vsix-contents.mjs').then((m) => m.extractZip(process.argv[1], process.argv[2]))" "$vsix" "$dir"
+  fi || { echo "gpu.sh: could not unpack $vsix"; exit 1; }
+  OUT="$out" exec bash "$dir/extension/bench/gpu.sh" "$@"
+fi
 
 gpu=0
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && gpu=1
@@ -32,14 +52,16 @@ args=(--out="$out/latest.json" --finetune-cap=60)
 [ "$gpu" = 1 ] && args+=(--gpu)
 # Dawn wants a runtime dir; headless machines often have none.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-export npm_config_onnxruntime_node_install=skip
 
-if [ -d "$here/node_modules/onnxruntime-node" ]; then
+if [ -f "$here/dist/engines.json" ] && [ -f "$here/dist/bench.js" ]; then
+  echo "== platform package $(cat "$here/dist/engines.json" | tr -d '\n ' )"
+  timeout 540 node --max-old-space-size=8192 "$here/dist/bench.js" --root="$here" "${args[@]}" "$@"
+elif [ -d "$here/node_modules/onnxruntime-node" ]; then
   timeout 540 node "$here/bench/run.mjs" "${args[@]}" "$@"
 else
   pack="$here/bench/.out/gpu-pack.tar.gz"
   if [ ! -f "$pack" ]; then
-    echo "no node_modules and no $pack: run 'npm ci' (with network) or make the pack with 'node bench/run.mjs --pack'"
+    echo "no node_modules, no platform package and no $pack: give a transfer-lab-linux-x64-<version>.vsix (npm run package -- --target linux-x64), or run 'npm ci'"
     exit 1
   fi
   dir="$(mktemp -d)"

@@ -88,7 +88,8 @@ async function runOne(test, vsix) {
     appendFileSync(logFile, line + '\n');
   };
   const workspace = makeTestWorkspace(test.workspaceFiles);
-  const userDataDir = makeUserDataDir();
+  // A fresh profile is a first install: each test gets no walkthrough unless it asks (`settings`).
+  const userDataDir = makeUserDataDir({ settings: test.settings ?? { 'workbench.welcomePage.walkthroughs.openOnInstall': false } });
   let cs;
   let browser;
   let page;
@@ -105,7 +106,7 @@ async function runOne(test, vsix) {
     });
     await page.goto(`${cs.baseUrl}/?folder=${encodeURIComponent(workspace)}`);
     const { waitForWorkbench } = await import('../test/ui/workbench.mjs');
-    await waitForWorkbench(page);
+    await waitForWorkbench(page, { emptyFolder: test.workspaceFiles.length === 0 });
     log('workbench loaded');
     await test.run({ page, baseUrl: cs.baseUrl, workspace, resultsDir, log });
     log(`PASSED in ${seconds(t0)} s`);

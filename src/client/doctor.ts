@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { DeviceReport } from '../common/shapes';
+import type { DeviceReport, EngineStatus } from '../common/shapes';
 
 export interface DoctorHost {
   platform: NodeJS.Platform;
@@ -90,9 +90,10 @@ export function formatDoctor(d: DoctorResult, device?: DeviceReport): string {
     lines.push(`**Running on:** ${device.backend} — ${device.device} (requested: ${device.requested}, by ${device.requestedBy}; TF.js ${device.tfjsVersion ?? '?'}, Node ${device.node}, ${device.platform})`, '');
     if (device.skipped.length) {
       lines.push('| backend | skipped because | loader error |', '|---|---|---|');
-      for (const s of device.skipped) lines.push(`| ${s.backend} | ${s.reason} | ${s.error ? '`' + s.error.split('\n')[0].replace(/[|`]/g, ' ') + '`' : ''} |`);
+      for (const s of device.skipped) lines.push(`| ${s.backend} | ${cell(s.reason)} | ${s.error ? '`' + s.error.split('\n')[0].replace(/[|`]/g, ' ') + '`' : ''} |`);
       lines.push('');
     }
+    if (device.engines?.length) lines.push(...formatEngineTable(device.engines));
   }
   lines.push('## NVIDIA GPU', '');
   if (d.gpus.length) lines.push(`Driver ${d.driver}: ${d.gpus.join('; ')}`, '');
@@ -105,8 +106,37 @@ export function formatDoctor(d: DoctorResult, device?: DeviceReport): string {
   const missing = d.libraries.filter((l) => !l.found);
   lines.push(
     missing.length || !d.gpus.length
-      ? 'The CUDA backend cannot run here until the items above are fixed. Without it, the kernel falls back to tfjs-node, WebGPU, WASM or cpu, in that order.'
+      ? 'The CUDA backend (tfjs-node-gpu) cannot run here until the items above are fixed. Without it, the kernel falls back to tfjs-node, WebGPU, WASM or cpu, in that order.'
       : 'Everything tfjs-node-gpu needs is present. Install it with **Transfer Lab: Install GPU Backend** if the kernel reports it as not installed.',
+    '',
+    ...GPU_ALTERNATIVES,
   );
   return lines.join('\n');
+}
+
+/** What a GPU can do here without CUDA 11.2 (the issue every tfjs-node-gpu user meets on a current driver stack). */
+const GPU_ALTERNATIVES = [
+  '## GPU without CUDA 11.2',
+  '',
+  '- **Frozen bases** (feature extraction, the embedding cache, the frozen part of a fine-tune) run on ONNX Runtime, which picks a GPU provider by itself: CUDA when its provider library and CUDA 12 + cuDNN 9 are installed, DirectML on Windows, CoreML on macOS, WebGPU on Linux and Windows when Dawn sees a hardware adapter (Vulkan or D3D12); otherwise its CPU provider. The ONNX Runtime row above says which one runs and why each other one was skipped.',
+  '- **Training** runs on TF.js WebGPU through Dawn (Vulkan, Metal, D3D12): `auto` picks it on a hardware adapter before WASM, or set `transferLab.backend` to `webgpu`.',
+  '- **tfjs-node-gpu** stays the choice for machines that have CUDA 11.2 and cuDNN 8.1.',
+];
+
+/** A markdown table cell: pipes and line breaks would end the cell or the table. */
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+}
+
+/** ONNX Runtime, the image decoder and WebGPU: what runs and from where, or why not and where it was looked for. */
+export function formatEngineTable(engines: EngineStatus[]): string[] {
+  const lines = ['## Engines', '', '| engine | status | details |', '|---|---|---|'];
+  for (const e of engines) {
+    const status = e.ok ? cell(e.summary) : `**missing** — ${cell(e.summary)}`;
+    const details = [...e.details.map(cell), ...(e.reason ? [`why: ${cell(e.reason)}`] : []), ...(e.from ? [`from \`${e.from}\``] : [])];
+    if (e.lookedIn?.length && !(e.reason ?? '').includes('looked in')) details.push(`looked in: ${e.lookedIn.map((d) => `\`${d}\``).join(', ')}`);
+    lines.push(`| ${e.engine} | ${status} | ${details.join('<br>')} |`);
+  }
+  lines.push('');
+  return lines;
 }

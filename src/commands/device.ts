@@ -29,27 +29,61 @@ async function probeDevice(context: vscode.ExtensionContext, nb: vscode.Notebook
   }
 }
 
+/** The report as a read-only virtual document: nothing to save, nothing asked on close. */
+const REPORT_SCHEME = 'transfer-lab-report';
+const REPORT_URI = vscode.Uri.from({ scheme: REPORT_SCHEME, path: '/Transfer Lab Device Report.md' });
+
+class ReportContent implements vscode.TextDocumentContentProvider {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private text = '';
+  set(text: string): void {
+    this.text = text;
+    this.changed.fire(REPORT_URI);
+  }
+  provideTextDocumentContent(): string {
+    return this.text;
+  }
+}
+
+let reportContent: ReportContent | undefined;
+
+function reportProvider(context: vscode.ExtensionContext): ReportContent {
+  if (!reportContent) {
+    reportContent = new ReportContent();
+    context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(REPORT_SCHEME, reportContent));
+  }
+  return reportContent;
+}
+
+async function collectReport(context: vscode.ExtensionContext, controller: TransferLabController, nb: vscode.NotebookDocument | undefined): Promise<string> {
+  let device = nb && controller.session(nb)?.device;
+  let probeError: string | undefined;
+  if (!device && !vscode.workspace.isTrusted) {
+    // Probing loads native packages from the workspace: not in a workspace that is not trusted.
+    probeError = 'not started: this workspace is not trusted, and probing loads packages from it. The GPU libraries below were checked all the same.';
+  } else if (!device) {
+    try {
+      device = await probeDevice(context, nb);
+    } catch (e) {
+      probeError = (e as Error).message;
+    }
+  }
+  const text = formatDoctor(diagnose(), device);
+  return probeError ? `${text}\n\n**The kernel could not start:** ${probeError}` : text;
+}
+
 export async function showDoctor(context: vscode.ExtensionContext, controller: TransferLabController, log: vscode.LogOutputChannel): Promise<void> {
   const nb = vscode.window.activeNotebookEditor?.notebook;
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Transfer Lab: checking backends and GPU libraries…' }, async () => {
-    let device = nb && controller.session(nb)?.device;
-    let probeError: string | undefined;
-    if (!device && !vscode.workspace.isTrusted) {
-      // Probing loads native packages from the workspace: not in a workspace that is not trusted.
-      probeError = 'not started: this workspace is not trusted, and probing loads packages from it. The GPU libraries below were checked all the same.';
-    } else if (!device) {
-      try {
-        device = await probeDevice(context, nb);
-      } catch (e) {
-        probeError = (e as Error).message;
-      }
-    }
-    const text = formatDoctor(diagnose(), device);
-    return probeError ? `${text}\n\n**The kernel could not start:** ${probeError}` : text;
+  const content = reportProvider(context);
+  // The view opens at once and fills in when the kernel has answered.
+  content.set('# Transfer Lab: device and backends\n\nChecking backends, engines and GPU libraries…');
+  await vscode.commands.executeCommand('markdown.showPreview', REPORT_URI).then(undefined, async () => {
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(REPORT_URI), { preview: true });
   });
+  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Transfer Lab: checking backends and GPU libraries…' }, () => collectReport(context, controller, nb));
   log.info(report);
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: report });
-  await vscode.commands.executeCommand('markdown.showPreview', doc.uri).then(undefined, () => vscode.window.showTextDocument(doc));
+  content.set(report);
 }
 
 export async function installGpu(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<void> {

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { CONTROLLER_ID, EXTENSION_ID } from '../common/mime';
 import { modelOffers } from '../wizard/models';
 import { generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, type FineTunePlan, type ModelChoice, type Strategy } from '../wizard/notebook';
+import { copySampleData } from '../wizard/sampleData';
 import { describeClasses, scanDataFolder } from '../wizard/scan';
 
 const TITLE = 'Fine-tune model';
@@ -24,7 +25,7 @@ async function pickModel(context: vscode.ExtensionContext): Promise<ModelChoice 
   return files?.[0] ? { kind: 'file', path: files[0].fsPath } : undefined;
 }
 
-async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string; classes: string[] } | undefined> {
+async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string; classes: string[]; sample?: boolean } | undefined> {
   // A newcomer has no image folder yet: the sample that ships with the extension is one pick away.
   const sample = context.asAbsolutePath(path.join('samples', 'data', 'digits-5-9'));
   const source = await vscode.window.showQuickPick(
@@ -38,7 +39,7 @@ async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string
   if (source.sample) {
     const report = scanDataFolder(sample);
     if (report.problems.length) return void vscode.window.showErrorMessage(`Transfer Lab: the bundled sample is unusable: ${report.problems.join(' ')}`);
-    return { dir: sample, classes: report.classes.map((c) => c.name) };
+    return { dir: sample, classes: report.classes.map((c) => c.name), sample: true };
   }
   for (;;) {
     const folders = await vscode.window.showOpenDialog({
@@ -117,8 +118,12 @@ export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<
   const batchSize = await askNumber('batch size', 'Images per batch', String(config.get<number>('defaultBatchSize', 32)), parsePositiveInt, 'A whole number, 1 or more');
   if (batchSize === undefined) return undefined;
 
-  const plan: FineTunePlan = { model, dataDir: data.dir, strategy, epochs, learningRate, batchSize, classes: data.classes };
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(path.dirname(data.dir));
+  const workspace = vscode.workspace.workspaceFolders?.[0]?.uri;
+  // The bundled sample is copied next to the notebook: the extension's install folder is versioned.
+  const home = workspace ?? vscode.Uri.file(path.join(context.globalStorageUri.fsPath, 'samples'));
+  const dataDir = data.sample ? copySampleData(data.dir, home.fsPath) : data.dir;
+  const plan: FineTunePlan = { model, dataDir, strategy, epochs, learningRate, batchSize, classes: data.classes };
+  const folder = workspace ?? (data.sample ? home : vscode.Uri.file(path.dirname(data.dir)));
   const uri = await uniqueUri(folder, notebookFileName(plan));
   // Each notebook exports to a folder named after it, so a second run does not overwrite the first.
   plan.exportDir = path.join(path.dirname(uri.fsPath), 'export', path.basename(uri.fsPath, '.ipynb'));

@@ -1,7 +1,9 @@
 /** "New Transfer-Learning Notebook": an untitled notebook from one of the bundled samples. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import * as vscode from 'vscode';
 import { CONTROLLER_ID, EXTENSION_ID, NOTEBOOK_TYPE } from '../common/mime';
+import { copySampleData, pointAtData } from '../wizard/sampleData';
 
 interface Template {
   label: string;
@@ -18,23 +20,28 @@ const TEMPLATES: Template[] = [
 ];
 
 /**
- * An untitled notebook runs in the workspace folder, not in samples/: the samples' relative data
- * paths ('data/…') are pointed at the copy that ships with the extension.
+ * An untitled notebook runs in the workspace folder, so the samples' relative data paths
+ * ('data/…') work once the sample data is copied there. With no folder open it goes to the
+ * extension's global storage (a path that survives updates, unlike the versioned install folder)
+ * and the paths are pointed at that copy.
  */
-function pointAtSampleData(code: string, samplesDir: string): string {
-  const dir = samplesDir.split('\\').join('/');
-  return code.replace(/(['"`])data\//g, (_m, q: string) => `${q}${dir}/data/`);
+function placeSampleData(context: vscode.ExtensionContext): string | undefined {
+  const workspace = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file')?.uri.fsPath;
+  const home = workspace ?? path.join(context.globalStorageUri.fsPath, 'samples');
+  const samples = context.asAbsolutePath(path.join('samples', 'data'));
+  for (const name of readdirSync(samples)) copySampleData(path.join(samples, name), home);
+  return workspace ? undefined : home;
 }
 
 function toNotebookData(
   ipynb: { cells: { cell_type: string; source: string | string[]; metadata?: { vscode?: { languageId?: string } } }[]; metadata?: Record<string, unknown> },
-  samplesDir?: string,
+  dataParent?: string,
 ): vscode.NotebookData {
   const lang = ((ipynb.metadata?.language_info as { name?: string } | undefined)?.name ?? 'javascript') as string;
   const cells = ipynb.cells.map((c) => {
     const source = Array.isArray(c.source) ? c.source.join('') : c.source;
     const kind = c.cell_type === 'markdown' ? vscode.NotebookCellKind.Markup : vscode.NotebookCellKind.Code;
-    const text = kind === vscode.NotebookCellKind.Code && samplesDir ? pointAtSampleData(source, samplesDir) : source;
+    const text = kind === vscode.NotebookCellKind.Code && dataParent ? pointAtData(source, dataParent) : source;
     return new vscode.NotebookCellData(kind, text, kind === vscode.NotebookCellKind.Markup ? 'markdown' : c.metadata?.vscode?.languageId ?? lang);
   });
   const data = new vscode.NotebookData(cells);
@@ -46,7 +53,7 @@ export async function newNotebookFromTemplate(context: vscode.ExtensionContext):
   const picked = await vscode.window.showQuickPick(TEMPLATES, { title: 'New transfer-learning notebook', placeHolder: 'Start from a template' });
   if (!picked) return;
   const data = picked.file
-    ? toNotebookData(JSON.parse(readFileSync(context.asAbsolutePath(`samples/${picked.file}`), 'utf8')), context.asAbsolutePath('samples'))
+    ? toNotebookData(JSON.parse(readFileSync(context.asAbsolutePath(`samples/${picked.file}`), 'utf8')), placeSampleData(context))
     : toNotebookData({ cells: [{ cell_type: 'code', source: "const model = await tl.load('digits');\nmodel" }], metadata: { language_info: { name: 'javascript' } } });
   const doc = await vscode.workspace.openNotebookDocument(NOTEBOOK_TYPE, data);
   const editor = await vscode.window.showNotebookDocument(doc);

@@ -118,4 +118,22 @@ export interface DeviceReport {
   tfjsVersion?: string;
   node: string;
   platform: string;
+  /** The native engines beside TF.js: ONNX Runtime, the image decoder, WebGPU adapters. */
+  engines?: EngineStatus[];
+}
+
+/** One native engine in the device report: what runs, or why it is missing and where it was looked for. */
+export interface EngineStatus {
+  engine: 'onnxruntime' | 'decoder' | 'webgpu';
+  ok: boolean;
+  /** What runs, e.g. "onnxruntime-node 1.30.0", "sharp 0.35.5 (libvips 8.18.7)". */
+  summary: string;
+  /** Details, one line each: providers and why each is skipped, adapters. */
+  details: string[];
+  /** Package folder it was loaded from. */
+  from?: string;
+  /** Why it is missing or did not load. */
+  reason?: string;
+  /** The node_modules folders searched, in order, each once. */
+  lookedIn?: string[];
 }

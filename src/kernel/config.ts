@@ -30,8 +30,12 @@ export function kernelOptions(context: vscode.ExtensionContext, notebook: vscode
     backendRequestedBy: fromMeta ? 'notebook metadata' : fromSetting !== 'auto' ? 'setting transferLab.backend' : 'auto',
     tfjsNodeGpuPaths: [...(gpuPath ? [gpuPath] : []), notebookDir, ...workspaceFolders, path.join(globalStorage, 'node_modules')],
     cacheDir: config.get<string>('modelCache', '').trim() || path.join(globalStorage, 'cache'),
-    // The tl core never reads settings: the loading budget reaches it as an environment variable.
-    env: modelBudgetEnv(config.get<number>('maxModelSizeMB', DEFAULT_MAX_MODEL_MB)),
+    // The tl core never reads settings: the loading budget and the engine search order reach the
+    // kernel (and its decode workers) as environment variables (src/tl/engines.ts reads the latter).
+    env: {
+      ...modelBudgetEnv(config.get<number>('maxModelSizeMB', DEFAULT_MAX_MODEL_MB)),
+      TRANSFER_LAB_ENGINES: config.get<string>('engines', 'extension') === 'workspace' ? 'workspace' : 'extension',
+    },
   };
 }
 

@@ -8,6 +8,7 @@
  */
 import type { BackendName } from '../common/protocol';
 import type { DeviceReport, SkippedBackend } from '../common/shapes';
+import { formatEngines } from '../tl/device';
 
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 export const BACKEND_ORDER: readonly ConcreteBackend[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -46,7 +47,7 @@ export interface SelectOptions {
   requestedBy: string;
   /** Folders searched for tfjs-node-gpu, in order: settings path, workspace node_modules, global storage. */
   gpuSearchPaths: string[];
-  /** Folders searched for tfjs-node and webgpu: the workspace's, then the extension's own. */
+  /** node_modules folders searched for tfjs-node and webgpu, in order (see tl/engines: the extension's own first unless the workspace's should win). */
   searchPaths: string[];
 }
 
@@ -125,7 +126,7 @@ export async function selectBackend(tf: TfLike, host: LoaderHost, opts: SelectOp
         const paths = backend === 'tensorflow-gpu' ? opts.gpuSearchPaths : opts.searchPaths;
         const resolved = host.resolve(pkg, paths);
         if (!resolved) {
-          skip(skipped, backend, `not installed (looked in ${paths.length ? paths.join(', ') : 'no folders'})`);
+          skip(skipped, backend, `not installed (looked in ${paths.length ? [...new Set(paths)].join(', ') : 'no folders'})`);
           return false;
         }
         await host.load(resolved);
@@ -146,7 +147,7 @@ export async function selectBackend(tf: TfLike, host: LoaderHost, opts: SelectOp
       case 'webgpu': {
         const resolved = host.resolve('webgpu', opts.searchPaths);
         if (!resolved) {
-          skip(skipped, backend, `not installed: the \`webgpu\` package (Dawn) was not found (looked in ${opts.searchPaths.join(', ')})`);
+          skip(skipped, backend, `not installed: the \`webgpu\` package (Dawn) was not found (looked in ${[...new Set(opts.searchPaths)].join(', ')})`);
           return false;
         }
         const dawn = host.load(resolved);
@@ -183,5 +184,6 @@ export function formatDeviceReport(r: DeviceReport): string {
   for (const s of r.skipped) {
     lines.push(`  skipped ${s.backend}: ${s.reason}${s.error && s.error !== s.reason ? `\n      error: ${s.error.split('\n')[0]}` : ''}`);
   }
+  if (r.engines?.length) lines.push(...formatEngines(r.engines));
   return lines.join('\n');
 }

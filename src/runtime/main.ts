@@ -9,7 +9,8 @@ import type { DisplayHandle, MimeBundle, OutputSink } from '../common/display';
 import type { CellError, HostMessage, KernelMessage, KernelOptions, StreamName } from '../common/protocol';
 import { DISPLAY_SYMBOL } from '../common/display';
 import * as tl from '../tl';
-import { setDeviceReport } from '../tl/device';
+import { engineStatus, setDeviceReport } from '../tl/device';
+import { configureEngines, engineDirs } from '../tl/engines';
 import { clearInterrupt, currentCellRun, inCellRun, InterruptedError, requestInterrupt, setOutputSink } from '../tl/output';
 import { formatDeviceReport, selectBackend } from './backends';
 import { CellRequire, type CellPositions, installCellGlobals, runCell, toBundle, toBundleAsync, toCellError } from './evaluator';
@@ -214,14 +215,16 @@ async function init(options: KernelOptions): Promise<void> {
   if (options.cacheDir && !proc.env.TRANSFER_LAB_CACHE) proc.env.TRANSFER_LAB_CACHE = options.cacheDir;
   installFitPatch();
   onFitState((active, slowestBatchMs) => send({ type: 'fit-state', activeFits: active, slowestBatchMs }));
+  configureEngines({ workspaceDirs: [options.notebookDir, ...options.workspaceFolders] });
   const selection = await selectBackend(tf, makeNodeLoaderHost(tl.registerWasmGradients), {
     requested: options.backend,
     requestedBy: options.backendRequestedBy,
     gpuSearchPaths: options.tfjsNodeGpuPaths,
-    searchPaths: [...options.workspaceFolders, options.notebookDir, __dirname],
+    searchPaths: engineDirs(),
   });
-  const report = selection.report;
-  Object.defineProperty(report, DISPLAY_SYMBOL, { value: () => ({ 'text/plain': formatDeviceReport(report), 'application/json': { ...report } }), enumerable: false });
+  const report = { ...selection.report, engines: await engineStatus() };
+  // Text only: VS Code would show a JSON bundle as a raw blob. The object itself is the data.
+  Object.defineProperty(report, DISPLAY_SYMBOL, { value: () => ({ 'text/plain': formatDeviceReport(report) }), enumerable: false });
   setDeviceReport(report);
   // The WASM backend's Emscripten glue registers listeners that rethrow stray errors: not needed.
   strayGuard?.removeForeignListeners();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { describeAdapter, explainWebGpuError, requestBestAdapter, type DawnModule } from '../tl/gpu';
 import type { LoaderHost } from './backends';
 
 const ownRequire = createRequire(__filename);
@@ -32,28 +33,44 @@ export async function prepareWasmBackend(registerGradients?: () => void): Promis
   registerGradients?.();
 }
 
+/**
+ * A package in the first of `paths` that has it. Each path is a `node_modules` folder, a folder
+ * that holds one, or the package folder itself; parents are not searched, so a report can say
+ * exactly where it looked.
+ */
+export function resolveIn(pkg: string, paths: string[]): string | undefined {
+  for (const p of paths) {
+    if (!p) continue;
+    for (const dir of [p, path.join(p, pkg), path.join(p, 'node_modules', pkg)]) {
+      const pj = path.join(dir, 'package.json');
+      if (!existsSync(pj)) continue;
+      try {
+        if (JSON.parse(readFileSync(pj, 'utf8')).name === pkg) return createRequire(pj).resolve(dir);
+      } catch {
+        // unreadable package.json or no entry point: keep looking
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Dawn reports validation errors only as events; TF.js does not listen, so a failed op would give
+ * zeros silently. Each distinct error is written to stderr once: the running cell's output shows it.
+ */
+function reportWebGpuErrors(device: GPUDevice): void {
+  const seen = new Set<string>();
+  device.onuncapturederror = (ev) => {
+    const text = explainWebGpuError(ev.error.message);
+    if (seen.has(text)) return;
+    seen.add(text);
+    process.stderr.write(`${text}\n`);
+  };
+}
+
 export function makeNodeLoaderHost(registerWasmGradients?: () => void): LoaderHost {
   return {
-    resolve(pkg, paths) {
-      for (const p of paths) {
-        if (!p) continue;
-        // The path may be the package folder itself.
-        const pj = path.join(p, 'package.json');
-        if (existsSync(pj)) {
-          try {
-            if (JSON.parse(readFileSync(pj, 'utf8')).name === pkg) return ownRequire.resolve(p);
-          } catch {
-            // unreadable package.json: keep looking
-          }
-        }
-        try {
-          return ownRequire.resolve(pkg, { paths: [p] });
-        } catch {
-          // not here
-        }
-      }
-      return undefined;
-    },
+    resolve: resolveIn,
     load(resolved) {
       try {
         return ownRequire(resolved);
@@ -64,26 +81,19 @@ export function makeNodeLoaderHost(registerWasmGradients?: () => void): LoaderHo
     },
     prepareWasm: () => prepareWasmBackend(registerWasmGradients),
     async prepareWebGpu(dawnModule, allowSoftware) {
-      const dawn = (await dawnModule) as { create(flags: string[]): GPU; globals: Record<string, unknown> };
+      const dawn = (await dawnModule) as DawnModule;
       Object.assign(globalThis, dawn.globals);
-      process.env.EGL_PLATFORM ??= 'surfaceless';
-      let gpu = dawn.create([]);
-      let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-      if (!adapter) {
-        // Machines without Vulkan: Dawn's OpenGL ES backend in compatibility mode (Mesa llvmpipe here).
-        gpu = dawn.create(['backend=opengles']);
-        adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-      }
-      if (!adapter) throw new Error('Dawn found no WebGPU adapter (no Vulkan, Metal, D3D12 or OpenGL ES device)');
-      const info = (adapter as unknown as { info: GPUAdapterInfo & { isFallbackAdapter?: boolean } }).info;
-      const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
-      const software = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader|softpipe|software/i.test(description);
+      const best = await requestBestAdapter(dawn);
+      if (!best) throw new Error('Dawn found no WebGPU adapter (no Vulkan, Metal, D3D12 or OpenGL ES device)');
+      const { gpu, adapter } = best;
+      const { description, software, info } = describeAdapter(adapter);
       if (software && !allowSoftware) return { description, software };
       // The depthwise shaders use 256 invocations per workgroup: ask for the adapter's real limits.
       const want = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ'] as const;
       const requiredLimits: Record<string, number> = {};
       for (const k of want) requiredLimits[k] = (adapter.limits as unknown as Record<string, number>)[k];
       const device = await adapter.requestDevice({ requiredLimits });
+      reportWebGpuErrors(device);
       const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
       // tfjs-backend-webgpu looks for navigator.gpu, which Node 20 does not have.
       const nav = ((globalThis as { navigator?: Record<string, unknown> }).navigator ??= {});

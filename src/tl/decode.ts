@@ -13,6 +13,7 @@
 import * as fs from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
+import { requireEngine } from './engines';
 
 export type DecoderName = 'sharp' | 'js';
 export type DecoderChoice = DecoderName | 'auto';
@@ -43,17 +44,23 @@ export const MAX_PIXELS = 100_000_000;
 type SharpModule = typeof import('sharp').default;
 let sharpModule: SharpModule | null | undefined;
 let sharpLoadError: string | undefined;
+let sharpFrom: { dir: string; version: string } | undefined;
 
 function loadSharp(): SharpModule | null {
   if (sharpModule !== undefined) return sharpModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    sharpModule = require('sharp') as SharpModule;
-  } catch (e) {
-    sharpModule = null;
-    sharpLoadError = e instanceof Error ? e.message.split('\n')[0] : String(e);
-  }
+  const r = requireEngine<SharpModule>('sharp');
+  sharpModule = r.module ?? null;
+  sharpFrom = r.found;
+  sharpLoadError = r.module ? undefined : r.error;
   return sharpModule;
+}
+
+/** sharp's and libvips' versions and the folder sharp was loaded from, or the reason it is not used. */
+export function sharpInfo(): { version?: string; libvips?: string; from?: string; reason?: string } {
+  const sharp = loadSharp();
+  if (!sharp) return { reason: sharpLoadError };
+  const versions = (sharp as unknown as { versions?: Record<string, string> }).versions ?? {};
+  return { version: versions.sharp ?? sharpFrom?.version, libvips: versions.vips, from: sharpFrom?.dir };
 }
 
 /** Which decoder `auto` picks here, and why sharp is not used when it is not. */
@@ -61,7 +68,7 @@ export function decoderInfo(): { decoder: DecoderName; reason?: string } {
   const forced = process.env.TRANSFER_LAB_DECODER;
   if (forced === 'js') return { decoder: 'js', reason: 'TRANSFER_LAB_DECODER=js' };
   if (loadSharp()) return { decoder: 'sharp' };
-  return { decoder: 'js', reason: `sharp did not load: ${sharpLoadError ?? 'unknown error'}` };
+  return { decoder: 'js', reason: sharpLoadError ?? 'sharp did not load' };
 }
 
 export function resolveDecoder(choice: DecoderChoice = 'auto'): DecoderName {

@@ -9,7 +9,7 @@ import { installModelDisplay } from './inspect';
 
 installModelDisplay();
 
-export { device } from './device';
+export { device, webgpuMaxBatch } from './device';
 export { setOutputSink, onInterrupt, isInterruptRequested, InterruptedError } from './output';
 export { getMeta as meta, type ModelMeta, type Preprocessing } from './models/meta';
 

@@ -21,10 +21,12 @@ export async function waitFor(what, fn, { timeoutMs = 30_000, intervalMs = 250 }
   }
 }
 
-export async function waitForWorkbench(page) {
+export async function waitForWorkbench(page, { emptyFolder = false } = {}) {
   await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
-  // The explorer lists the folder once the remote file system answers.
-  await page.locator('.explorer-folders-view .monaco-list-row').first().waitFor({ state: 'visible', timeout: 60_000 });
+  // The explorer lists the folder once the remote file system answers; an empty folder lists
+  // nothing, and then its section header (the folder's name) is all there is to wait for.
+  const ready = emptyFolder ? page.locator('.explorer-viewlet .pane-header[aria-label]').first() : page.locator('.explorer-folders-view .monaco-list-row').first();
+  await ready.waitFor({ state: 'visible', timeout: 60_000 });
 }
 
 async function quickInput(page, prefixKey, text) {

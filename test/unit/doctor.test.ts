@@ -42,3 +42,31 @@ test('libraries on LD_LIBRARY_PATH count as found, and a full set says so', () =
   assert.ok(d.libraries.every((l) => l.found));
   assert.match(formatDoctor(d), /Everything tfjs-node-gpu needs is present/);
 });
+
+test('the report lists the engines: what runs and from where, or why not and where it was looked for, each place once', () => {
+  const device = {
+    kind: 'device' as const,
+    version: 1 as const,
+    backend: 'wasm',
+    device: 'CPU (WebAssembly, SIMD, 1 thread)',
+    requestedBy: 'auto',
+    requested: 'auto',
+    skipped: [],
+    node: 'v20',
+    platform: 'linux-x64',
+    engines: [
+      { engine: 'onnxruntime' as const, ok: true, summary: 'ONNX Runtime: onnxruntime-node 1.30.0', details: ['webgpu: skipped — only a software adapter (llvmpipe)', 'cpu: used'], from: '/ext/dist/node_modules/onnxruntime-node' },
+      { engine: 'decoder' as const, ok: false, summary: 'Image decoder: js', details: [], reason: 'sharp is not installed (looked in /ext/dist/node_modules, /ws/node_modules).', lookedIn: ['/ext/dist/node_modules', '/ws/node_modules'] },
+      { engine: 'webgpu' as const, ok: false, summary: 'WebGPU: no adapter', details: [], reason: 'Dawn found no WebGPU adapter', lookedIn: ['/ext/dist/node_modules'] },
+    ],
+  };
+  const text = formatDoctor(diagnose(host({})), device);
+  assert.match(text, /\| onnxruntime \| ONNX Runtime: onnxruntime-node 1\.30\.0 \| webgpu: skipped — only a software adapter \(llvmpipe\)<br>cpu: used<br>from `\/ext\/dist\/node_modules\/onnxruntime-node` \|/);
+  const decoderRow = text.split('\n').find((l) => l.startsWith('| decoder'))!;
+  assert.match(decoderRow, /\*\*missing\*\*/);
+  // The folders are already in the reason: not listed a second time.
+  assert.equal(decoderRow.split('/ws/node_modules').length - 1, 1);
+  assert.match(text.split('\n').find((l) => l.startsWith('| webgpu'))!, /looked in: `\/ext\/dist\/node_modules`/);
+  assert.match(text, /## GPU without CUDA 11\.2/);
+  assert.match(text, /WebGPU on Linux and Windows when Dawn sees a hardware adapter/);
+});

@@ -2,21 +2,24 @@
  * onnxruntime-node, loaded lazily (it is an optional native module and an esbuild external), and
  * sessions created on the best execution provider that works here.
  *
- * Provider order: CUDA → DirectML → CoreML → CPU. WebGPU is bundled in onnxruntime-node 1.30 on
- * Linux and Windows, but only tried when asked for (`providers: ['webgpu']`): without a GPU it finds
- * no adapter, and on a software adapter it is slower than the CPU provider. Every provider that is
- * skipped is reported with the reason, so the device report can say why CUDA did not run.
+ * Provider order: CUDA → DirectML → CoreML → WebGPU → CPU. CUDA runs only where its provider
+ * library was installed and CUDA 12 + cuDNN 9 are present; DirectML ships for Windows and CoreML for
+ * macOS; WebGPU ships on Linux and Windows and is tried only when Dawn sees a hardware adapter (on a
+ * software adapter it is slower than the CPU provider). Every provider that is skipped is reported
+ * with the reason, so the device report can say why a GPU did not run.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
+import { requireEngine } from '../engines';
+import { gpuAdapters } from '../gpu';
 
 export type OrtModule = typeof Ort;
 export type OrtSession = Ort.InferenceSession;
 
 export type ProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
-export const DEFAULT_PROVIDERS: readonly ProviderName[] = ['cuda', 'dml', 'coreml', 'cpu'];
+export const DEFAULT_PROVIDERS: readonly ProviderName[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
 
 export interface SkippedProvider {
   provider: string;
@@ -35,7 +38,7 @@ export interface OrtReport {
 }
 
 export interface SessionOptions {
-  /** Providers to try, in order. Default: TRANSFER_LAB_ORT_PROVIDERS (comma-separated), else CUDA, DirectML, CoreML, CPU. */
+  /** Providers to try, in order. Default: TRANSFER_LAB_ORT_PROVIDERS (comma-separated), else CUDA, DirectML, CoreML, WebGPU, CPU. */
   providers?: ProviderName[];
   /** CPU threads for one operator. Default: TRANSFER_LAB_ORT_THREADS, else every core (os.availableParallelism()). */
   threads?: number;
@@ -43,20 +46,22 @@ export interface SessionOptions {
 
 let ortModule: OrtModule | undefined;
 let ortError: string | undefined;
+let ortDir: string | undefined;
 
 /** onnxruntime-node, or undefined with the reason (see `ortLoadError`). */
 export function tryLoadOrt(): OrtModule | undefined {
   if (ortModule || ortError) return ortModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    ortModule = require('onnxruntime-node') as OrtModule;
-  } catch (e) {
-    const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    ortError = /Cannot find module 'onnxruntime-node'/.test(msg)
-      ? `onnxruntime-node is not installed (install it with: npm_config_onnxruntime_node_install=skip npm install onnxruntime-node@1.30.0)`
-      : `onnxruntime-node did not load: ${msg}`;
-  }
+  const r = requireEngine<OrtModule>('onnxruntime-node');
+  ortModule = r.module;
+  ortDir = r.found?.dir;
+  ortError = r.module ? undefined : r.error;
   return ortModule;
+}
+
+/** The folder onnxruntime-node was loaded from. */
+export function ortFolder(): string | undefined {
+  tryLoadOrt();
+  return ortDir;
 }
 
 export function ortLoadError(): string | undefined {
@@ -70,7 +75,7 @@ export function loadOrt(): OrtModule {
   return ort;
 }
 
-function ortVersion(ort: OrtModule): string {
+export function ortVersion(ort: OrtModule): string {
   const v = (ort.env.versions as Record<string, string | undefined>) ?? {};
   return v.node ?? v.common ?? 'unknown';
 }
@@ -93,22 +98,18 @@ export function defaultThreads(): number {
 
 /** Folder of onnxruntime-node's native binaries for this platform. */
 function binDir(): string | undefined {
-  try {
-    const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
-    return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
-  } catch {
-    return undefined;
-  }
+  tryLoadOrt();
+  return ortDir && path.join(ortDir, 'bin', 'napi-v6', process.platform, process.arch);
 }
 
 /**
  * Why `provider` cannot run here before even trying, or undefined when it is worth a try.
  * `supported` is onnxruntime-node's own list for this build.
  */
-function precheck(provider: ProviderName, supported: Map<string, boolean>): string | undefined {
+async function precheck(provider: ProviderName, supported: Map<string, boolean>): Promise<string | undefined> {
   if (provider === 'cpu') return undefined;
   if (!supported.has(provider)) {
-    const where: Record<string, string> = { dml: 'Windows', coreml: 'macOS', cuda: 'Linux x64 and Windows x64' };
+    const where: Record<string, string> = { dml: 'Windows', coreml: 'macOS', cuda: 'Linux x64 and Windows x64', webgpu: 'Linux and Windows' };
     return `not in onnxruntime-node's build for ${process.platform}-${process.arch}${where[provider] ? ` (it ships for ${where[provider]})` : ''}`;
   }
   if (provider === 'cuda') {
@@ -118,7 +119,34 @@ function precheck(provider: ProviderName, supported: Map<string, boolean>): stri
       return `${lib} is not installed: onnxruntime-node downloads the CUDA provider at install time only when asked (reinstall with npm_config_onnxruntime_node_install=cuda12 and network access; needs CUDA 12 and cuDNN 9)`;
     }
   }
+  if (provider === 'webgpu') return webgpuPrecheck();
   return undefined;
+}
+
+/** WebGPU is worth a try only on a hardware adapter, as Dawn (the `webgpu` package) sees it. */
+async function webgpuPrecheck(): Promise<string | undefined> {
+  const probe = await gpuAdapters();
+  if (probe.adapters.some((a) => !a.software)) return undefined;
+  if (probe.adapters.length) return `only a software adapter (${probe.adapters.map((a) => a.description).join('; ')}): the CPU provider is faster`;
+  return `no WebGPU adapter to check for a GPU: ${probe.error ?? 'Dawn found none'}`;
+}
+
+export interface ProviderPlan {
+  provider: string;
+  /** undefined: it would be tried; else why it is skipped. */
+  skip?: string;
+}
+
+/**
+ * What `createSession` would try here, in order, without creating a session: the device report's
+ * list.
+ */
+export async function providerPlan(order: readonly ProviderName[] = envProviders() ?? DEFAULT_PROVIDERS): Promise<ProviderPlan[]> {
+  const ort = loadOrt();
+  const supported = new Map<string, boolean>(ort.listSupportedBackends().map((b) => [b.name, b.bundled]));
+  const plan: ProviderPlan[] = [];
+  for (const provider of order) plan.push({ provider, skip: await precheck(provider, supported) });
+  return plan;
 }
 
 function firstLine(e: unknown): string {
@@ -146,7 +174,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   };
   let lastError: unknown;
   for (const provider of order) {
-    const why = precheck(provider, supported);
+    const why = await precheck(provider, supported);
     if (why) {
       skipped.push({ provider, reason: why });
       continue;

@@ -1,0 +1,164 @@
+/**
+ * Where the native engines (onnxruntime-node, sharp, webgpu) are loaded from.
+ *
+ * A platform package of the extension carries them in `dist/node_modules`, beside the bundles; a
+ * source checkout has them in its own `node_modules`. Those "own" folders are searched first, so an
+ * installed extension works on an empty folder. With `preferWorkspace` (the setting
+ * `transferLab.engines: "workspace"`, or TRANSFER_LAB_ENGINES=workspace for the CLI) the workspace's
+ * `node_modules` folders win instead. The choice lives in the environment so that decode worker
+ * threads and child processes make the same one.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export type EngineName = 'onnxruntime-node' | 'sharp' | 'webgpu';
+
+const ENV_ORDER = 'TRANSFER_LAB_ENGINES';
+const ENV_DIRS = 'TRANSFER_LAB_ENGINE_DIRS';
+
+export interface EngineConfig {
+  /** Folders of the workspace (and the notebook's folder); their `node_modules` are searched. */
+  workspaceDirs: string[];
+  /** true: the workspace's node_modules before the extension's own. Default: TRANSFER_LAB_ENGINES=workspace. */
+  preferWorkspace?: boolean;
+}
+
+/** Records the search for this process and the workers and processes it starts. */
+export function configureEngines(cfg: EngineConfig, env: NodeJS.ProcessEnv = process.env): void {
+  const preferWorkspace = cfg.preferWorkspace ?? env[ENV_ORDER] === 'workspace';
+  env[ENV_ORDER] = preferWorkspace ? 'workspace' : 'extension';
+  env[ENV_DIRS] = cfg.workspaceDirs.filter(Boolean).join(path.delimiter);
+  cache.clear();
+}
+
+/** The package root of this extension or checkout: the nearest folder above `from` whose package.json is ours. */
+export function ownRoot(from: string = __dirname): string | undefined {
+  let dir = from;
+  for (let i = 0; i < 6; i++) {
+    try {
+      if (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'transfer-lab') return dir;
+    } catch {
+      // no package.json here
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/** The `node_modules` folders searched for engines, in order, each once. */
+export function engineDirs(env: NodeJS.ProcessEnv = process.env, root: string | undefined = ownRoot()): string[] {
+  const own = root ? [path.join(root, 'dist', 'node_modules'), path.join(root, 'node_modules')] : [];
+  const workspace = (env[ENV_DIRS] ?? '').split(path.delimiter).filter(Boolean).map((d) => (path.basename(d) === 'node_modules' ? d : path.join(d, 'node_modules')));
+  const ordered = env[ENV_ORDER] === 'workspace' ? [...workspace, ...own] : [...own, ...workspace];
+  return [...new Set(ordered.map((d) => path.resolve(d)))];
+}
+
+/** What the extension package says it carries (written by scripts/package.mjs), or undefined in a checkout. */
+export interface PackageManifest {
+  target: string;
+  engines: Record<string, string>;
+}
+
+export function packageManifest(root: string | undefined = ownRoot()): PackageManifest | undefined {
+  if (!root) return undefined;
+  try {
+    return JSON.parse(readFileSync(path.join(root, 'dist', 'engines.json'), 'utf8')) as PackageManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface EngineFound {
+  /** The package folder it was found in. */
+  dir: string;
+  version: string;
+}
+
+/** The first folder that has the package, or undefined. */
+export function findEngine(name: string, dirs: string[] = engineDirs()): EngineFound | undefined {
+  for (const d of dirs) {
+    const pj = path.join(d, name, 'package.json');
+    if (!existsSync(pj)) continue;
+    try {
+      return { dir: path.dirname(pj), version: String(JSON.parse(readFileSync(pj, 'utf8')).version ?? '?') };
+    } catch {
+      // unreadable: keep looking
+    }
+  }
+  return undefined;
+}
+
+export interface EngineLoad<T> {
+  module?: T;
+  found?: EngineFound;
+  /** Why it is not available (not installed, or its loader error). */
+  error?: string;
+  lookedIn: string[];
+}
+
+const cache = new Map<string, EngineLoad<unknown>>();
+
+/** Why an engine is missing, with the fix that fits this build (platform package, universal package, checkout). */
+export function missingReason(name: string, lookedIn: string[], manifest: PackageManifest | undefined = packageManifest()): string {
+  const where = `looked in ${lookedIn.length ? lookedIn.join(', ') : 'no folders'}`;
+  const platform = `${process.platform}-${process.arch}`;
+  if (manifest?.target === 'universal') {
+    return `${name} is not installed: this is the universal Transfer Lab package, which carries no native engines (${where}). Install the package for your platform (transfer-lab-${platform}-<version>.vsix), or run \`npm i ${name}\` in the workspace.`;
+  }
+  if (manifest && manifest.target !== platform) {
+    return `${name} is not installed: this Transfer Lab package was built for ${manifest.target}, and this machine is ${platform} (${where}). Install the package for ${platform}.`;
+  }
+  return `${name} is not installed (${where}).`;
+}
+
+/** Loads a CommonJS engine from the first folder that has it. Never throws; the result says why not. */
+export function requireEngine<T>(name: EngineName): EngineLoad<T> {
+  const hit = cache.get(name) as EngineLoad<T> | undefined;
+  if (hit) return hit;
+  const lookedIn = engineDirs();
+  const found = findEngine(name, lookedIn);
+  let result: EngineLoad<T>;
+  if (!found) {
+    result = { lookedIn, error: missingReason(name, lookedIn) };
+  } else {
+    try {
+      result = { lookedIn, found, module: createRequire(path.join(found.dir, 'package.json'))(found.dir) as T };
+    } catch (e) {
+      result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
+    }
+  }
+  cache.set(name, result);
+  return result;
+}
+
+/** Loads an ES-module engine (the `webgpu` package) from the first folder that has it. */
+export async function importEngine<T>(name: EngineName): Promise<EngineLoad<T>> {
+  const hit = cache.get(name) as EngineLoad<T> | undefined;
+  if (hit) return hit;
+  const lookedIn = engineDirs();
+  const found = findEngine(name, lookedIn);
+  let result: EngineLoad<T>;
+  if (!found) {
+    result = { lookedIn, error: missingReason(name, lookedIn) };
+  } else {
+    try {
+      const entry = createRequire(path.join(found.dir, 'package.json')).resolve(found.dir);
+      result = { lookedIn, found, module: (await dynamicImport(pathToFileURL(entry).href)) as T };
+    } catch (e) {
+      result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
+    }
+  }
+  cache.set(name, result);
+  return result;
+}
+
+const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n').find((l) => l.trim())?.trim() ?? msg;
+}
