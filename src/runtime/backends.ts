@@ -84,6 +84,71 @@ function skip(list: SkippedBackend[], backend: ConcreteBackend, reason: string, 
   list.push(error ? { backend, reason, error } : { backend, reason });
 }
 
+/** What a backend's starter needs. A starter returns the device it runs on, or undefined after recording why it skipped. */
+interface StartContext {
+  tf: TfLike;
+  host: LoaderHost;
+  opts: SelectOptions;
+  forced: ConcreteBackend | undefined;
+  skipped: SkippedBackend[];
+}
+
+type Starter = (ctx: StartContext, backend: ConcreteBackend) => Promise<string | undefined>;
+
+async function activate(tf: TfLike, name: string): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') failed`);
+  await tf.ready();
+}
+
+const startTensorflow: Starter = async ({ tf, host, opts, skipped }, backend) => {
+  const pkg = PACKAGE_OF[backend]!;
+  const paths = backend === 'tensorflow-gpu' ? opts.gpuSearchPaths : opts.searchPaths;
+  const resolved = host.resolve(pkg, paths);
+  if (!resolved) {
+    skip(skipped, backend, `not installed (looked in ${paths.length ? [...new Set(paths)].join(', ') : 'no folders'})`);
+    return undefined;
+  }
+  await host.load(resolved);
+  if (!tf.findBackend('tensorflow')) {
+    skip(skipped, backend, `${pkg} loaded but registered no 'tensorflow' backend — its @tensorflow/tfjs-core is not version ${tf.version?.['tfjs-core'] ?? '4.22'}`);
+    return undefined;
+  }
+  await activate(tf, 'tensorflow');
+  if (backend !== 'tensorflow-gpu') return 'CPU (libtensorflow)';
+  const gpu = host.gpuName();
+  return gpu ? `CUDA GPU: ${gpu}` : 'CUDA (libtensorflow with GPU support; no GPU reported by nvidia-smi — TensorFlow may run on the CPU)';
+};
+
+const startWebGpu: Starter = async ({ tf, host, opts, forced, skipped }, backend) => {
+  const resolved = host.resolve('webgpu', opts.searchPaths);
+  if (!resolved) {
+    skip(skipped, backend, `not installed: the \`webgpu\` package (Dawn) was not found (looked in ${[...new Set(opts.searchPaths)].join(', ')})`);
+    return undefined;
+  }
+  const info = await host.prepareWebGpu(host.load(resolved), forced === 'webgpu');
+  if (info.software && forced !== 'webgpu') {
+    skip(skipped, backend, `only a software adapter (${info.description}) — slower than WASM on this CPU; set transferLab.backend to "webgpu" to use it anyway`);
+    return undefined;
+  }
+  await activate(tf, 'webgpu');
+  return `WebGPU: ${info.description}`;
+};
+
+const STARTERS: Record<ConcreteBackend, Starter> = {
+  'tensorflow-gpu': startTensorflow,
+  tensorflow: startTensorflow,
+  webgpu: startWebGpu,
+  wasm: async ({ tf, host }) => {
+    await host.prepareWasm();
+    await activate(tf, 'wasm');
+    return 'CPU (WebAssembly, SIMD, 1 thread)';
+  },
+  cpu: async ({ tf }) => {
+    await activate(tf, 'cpu');
+    return 'CPU (plain JavaScript)';
+  },
+};
+
 /** Tries backends in order and activates the first that works. Never throws: cpu always works. */
 export async function selectBackend(tf: TfLike, host: LoaderHost, opts: SelectOptions): Promise<Selection> {
   const skipped: SkippedBackend[] = [];
@@ -91,91 +156,31 @@ export async function selectBackend(tf: TfLike, host: LoaderHost, opts: SelectOp
   // A forced backend is tried first; if it fails, the backends after it in the order follow.
   const order: ConcreteBackend[] = forced ? BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(forced)) : [...BACKEND_ORDER];
   if (forced) for (const b of BACKEND_ORDER.slice(0, BACKEND_ORDER.indexOf(forced))) skip(skipped, b, `not tried: ${opts.requestedBy} asks for ${forced}`);
-  let device = 'CPU';
-
+  const ctx: StartContext = { tf, host, opts, forced, skipped };
   for (const backend of order) {
     try {
-      const ok = await tryBackend(backend);
-      if (ok) {
-        const report: DeviceReport = {
-          kind: 'device',
-          version: 1,
-          backend: tf.getBackend(),
-          device,
-          requestedBy: opts.requestedBy,
-          requested: opts.requested,
-          skipped,
-          tfjsVersion: tf.version?.['tfjs-core'],
-          node: process.version,
-          platform: `${process.platform}-${process.arch}`,
-        };
-        return { backend, report };
-      }
+      const device = await STARTERS[backend](ctx, backend);
+      if (device !== undefined) return { backend, report: deviceReport(tf, opts, device, skipped) };
     } catch (e) {
       skip(skipped, backend, explainLoadError(backend, e), e);
     }
   }
   throw new Error('no TensorFlow.js backend could be initialised, not even cpu');
+}
 
-  /** true: active. false: skipped (reason recorded). throws: load error. */
-  async function tryBackend(backend: ConcreteBackend): Promise<boolean> {
-    switch (backend) {
-      case 'tensorflow-gpu':
-      case 'tensorflow': {
-        const pkg = PACKAGE_OF[backend]!;
-        const paths = backend === 'tensorflow-gpu' ? opts.gpuSearchPaths : opts.searchPaths;
-        const resolved = host.resolve(pkg, paths);
-        if (!resolved) {
-          skip(skipped, backend, `not installed (looked in ${paths.length ? [...new Set(paths)].join(', ') : 'no folders'})`);
-          return false;
-        }
-        await host.load(resolved);
-        if (!tf.findBackend('tensorflow')) {
-          skip(skipped, backend, `${pkg} loaded but registered no 'tensorflow' backend — its @tensorflow/tfjs-core is not version ${tf.version?.['tfjs-core'] ?? '4.22'}`);
-          return false;
-        }
-        if (!(await tf.setBackend('tensorflow'))) throw new Error(`tf.setBackend('tensorflow') failed`);
-        await tf.ready();
-        if (backend === 'tensorflow-gpu') {
-          const gpu = host.gpuName();
-          device = gpu ? `CUDA GPU: ${gpu}` : 'CUDA (libtensorflow with GPU support; no GPU reported by nvidia-smi — TensorFlow may run on the CPU)';
-        } else {
-          device = 'CPU (libtensorflow)';
-        }
-        return true;
-      }
-      case 'webgpu': {
-        const resolved = host.resolve('webgpu', opts.searchPaths);
-        if (!resolved) {
-          skip(skipped, backend, `not installed: the \`webgpu\` package (Dawn) was not found (looked in ${[...new Set(opts.searchPaths)].join(', ')})`);
-          return false;
-        }
-        const dawn = host.load(resolved);
-        const info = await host.prepareWebGpu(dawn, forced === 'webgpu');
-        if (info.software && forced !== 'webgpu') {
-          skip(skipped, backend, `only a software adapter (${info.description}) — slower than WASM on this CPU; set transferLab.backend to "webgpu" to use it anyway`);
-          return false;
-        }
-        if (!(await tf.setBackend('webgpu'))) throw new Error(`tf.setBackend('webgpu') failed`);
-        await tf.ready();
-        device = `WebGPU: ${info.description}`;
-        return true;
-      }
-      case 'wasm': {
-        await host.prepareWasm();
-        if (!(await tf.setBackend('wasm'))) throw new Error(`tf.setBackend('wasm') failed`);
-        await tf.ready();
-        device = 'CPU (WebAssembly, SIMD, 1 thread)';
-        return true;
-      }
-      case 'cpu': {
-        if (!(await tf.setBackend('cpu'))) throw new Error(`tf.setBackend('cpu') failed`);
-        await tf.ready();
-        device = 'CPU (plain JavaScript)';
-        return true;
-      }
-    }
-  }
+function deviceReport(tf: TfLike, opts: SelectOptions, device: string, skipped: SkippedBackend[]): DeviceReport {
+  return {
+    kind: 'device',
+    version: 1,
+    backend: tf.getBackend(),
+    device,
+    requestedBy: opts.requestedBy,
+    requested: opts.requested,
+    skipped,
+    tfjsVersion: tf.version?.['tfjs-core'],
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
 }
 
 /** One-line summary plus the skipped list, for the kernel's first output and `tl.device()`. */

@@ -102,34 +102,57 @@ export interface GeneratedNotebook {
   cells: Record<string, unknown>[];
 }
 
-export function generateNotebook(plan: FineTunePlan, notebookDir: string): GeneratedNotebook {
-  const problems = validatePlan(plan);
-  if (problems.length) throw new Error(problems.map((p) => p.message).join(' '));
-  const source = modelSource(plan.model, notebookDir);
-  const dataDir = nbPath(plan.dataDir, notebookDir);
-  const exportDir = nbPath(plan.exportDir ?? path.join(notebookDir, 'export', path.basename(notebookFileName(plan), '.ipynb')), notebookDir);
-  const { strategy: s } = plan;
+/** Paths as the notebook spells them. */
+interface NotebookPaths {
+  source: string;
+  dataDir: string;
+  exportDir: string;
+}
 
-  const cells: [string, string][] = [
+function introCell(plan: FineTunePlan, p: NotebookPaths): [string, string] {
+  return [
+    'markdown',
     [
-      'markdown',
-      [
-        `# Fine-tune ${codeSpan(modelLabel(plan.model))} on ${codeSpan(path.basename(plan.dataDir))}`,
-        '',
-        `Written by the Transfer Lab "Fine-tune model" wizard. Strategy: ${strategyText(s)}.`,
-        '',
-        `- Model: ${codeSpan(source)}`,
-        `- Data: ${codeSpan(dataDir)}${plan.classes?.length ? ` (classes: ${plan.classes.map(codeSpan).join(', ')})` : ''}`,
-        `- ${plan.epochs} epochs, learning rate ${plan.learningRate}, batch size ${plan.batchSize}`,
-        '',
-        'Every cell is plain JavaScript: change it and run it again. Interrupt (■) stops training after the current batch and keeps the weights.',
-      ].join('\n'),
-    ],
+      `# Fine-tune ${codeSpan(modelLabel(plan.model))} on ${codeSpan(path.basename(plan.dataDir))}`,
+      '',
+      `Written by the Transfer Lab "Fine-tune model" wizard. Strategy: ${strategyText(plan.strategy)}.`,
+      '',
+      `- Model: ${codeSpan(p.source)}`,
+      `- Data: ${codeSpan(p.dataDir)}${plan.classes?.length ? ` (classes: ${plan.classes.map(codeSpan).join(', ')})` : ''}`,
+      `- ${plan.epochs} epochs, learning rate ${plan.learningRate}, batch size ${plan.batchSize}`,
+      '',
+      'Every cell is plain JavaScript: change it and run it again. Interrupt (■) stops training after the current batch and keeps the weights.',
+    ].join('\n'),
+  ];
+}
+
+function trainCell(plan: FineTunePlan): [string, string] {
+  const s = plan.strategy;
+  const common = [`  learningRate: ${plan.learningRate},`, `  batchSize: ${plan.batchSize},`, '  earlyStopping: { patience: 3 },', '});'];
+  const lines =
+    s.kind === 'fine-tune'
+      ? [
+          `// 4. Train: the head first (base frozen), then the last ${s.blocks} block(s) of the base at a tenth of the learning rate.`,
+          'const result = await tl.fineTune(model, data, {',
+          `  headEpochs: ${plan.epochs},`,
+          `  fineTuneEpochs: ${plan.epochs},`,
+          `  unfreezeBlocks: ${s.blocks},`,
+          ...common,
+        ]
+      : ['// 4. Train, with live loss and accuracy. Early stopping restores the best weights.', 'const result = await tl.fit(model, data, {', `  epochs: ${plan.epochs},`, ...common];
+  return ['code', lines.join('\n')];
+}
+
+/** The cells from loading the model to exporting it. */
+function workflowCells(plan: FineTunePlan, p: NotebookPaths): [string, string][] {
+  const s = plan.strategy;
+  return [
+    introCell(plan, p),
     [
       'code',
       [
         '// 1. The pretrained model. Its freeze map shows every layer, frozen or trainable, with its parameters.',
-        `const base = await tl.load(${js(source)});`,
+        `const base = await tl.load(${js(p.source)});`,
         'base',
       ].join('\n'),
     ],
@@ -137,7 +160,7 @@ export function generateNotebook(plan: FineTunePlan, notebookDir: string): Gener
       'code',
       [
         '// 2. The images: one subfolder per class. Size and pixel scaling follow the model; 20% of each class is held out.',
-        `const data = await tl.imageFolder(${js(dataDir)}, { model: base, validationSplit: 0.2, seed: 42 });`,
+        `const data = await tl.imageFolder(${js(p.dataDir)}, { model: base, validationSplit: 0.2, seed: 42 });`,
         "console.log(`classes: ${data.classes.join(', ')}`);",
         "console.log(`train ${data.train.size} images, validation ${data.validation?.size ?? 0}` + (data.skipped.length ? `, ${data.skipped.length} unreadable files skipped` : ''));",
       ].join('\n'),
@@ -152,41 +175,27 @@ export function generateNotebook(plan: FineTunePlan, notebookDir: string): Gener
         'model',
       ].join('\n'),
     ],
-    [
-      'code',
-      s.kind === 'fine-tune'
-        ? [
-            `// 4. Train: the head first (base frozen), then the last ${s.blocks} block(s) of the base at a tenth of the learning rate.`,
-            'const result = await tl.fineTune(model, data, {',
-            `  headEpochs: ${plan.epochs},`,
-            `  fineTuneEpochs: ${plan.epochs},`,
-            `  unfreezeBlocks: ${s.blocks},`,
-            `  learningRate: ${plan.learningRate},`,
-            `  batchSize: ${plan.batchSize},`,
-            '  earlyStopping: { patience: 3 },',
-            '});',
-          ].join('\n')
-        : [
-            '// 4. Train, with live loss and accuracy. Early stopping restores the best weights.',
-            'const result = await tl.fit(model, data, {',
-            `  epochs: ${plan.epochs},`,
-            `  learningRate: ${plan.learningRate},`,
-            `  batchSize: ${plan.batchSize},`,
-            '  earlyStopping: { patience: 3 },',
-            '});',
-          ].join('\n'),
-    ],
+    trainCell(plan),
     ['code', ['// 5. Accuracy, per-class precision and recall, and the confusion matrix on the held-out images.', 'const report = await tl.evaluate(model, data.validation);'].join('\n')],
     [
       'code',
       [
         '// 6. Export: TF.js layers format plus the class names, input size and preprocessing.',
         '//    Load it again with tl.load, or classify an image with `npx transfer-lab predict <dir> <image>`.',
-        `const saved = await tl.save(model, ${js(exportDir)});`,
+        `const saved = await tl.save(model, ${js(p.exportDir)});`,
         'saved',
       ].join('\n'),
     ],
   ];
+}
+
+export function generateNotebook(plan: FineTunePlan, notebookDir: string): GeneratedNotebook {
+  const problems = validatePlan(plan);
+  if (problems.length) throw new Error(problems.map((p) => p.message).join(' '));
+  const source = modelSource(plan.model, notebookDir);
+  const dataDir = nbPath(plan.dataDir, notebookDir);
+  const exportDir = nbPath(plan.exportDir ?? path.join(notebookDir, 'export', path.basename(notebookFileName(plan), '.ipynb')), notebookDir);
+  const cells = workflowCells(plan, { source, dataDir, exportDir });
 
   return {
     nbformat: 4,
