@@ -1,4 +1,4 @@
-// Runs the mocha suite in test/extension inside a real VS Code extension host:
+// Runs the mocha suite in test/vscode inside a real VS Code extension host:
 // 1. code-server 4.100.3 (VS Code 1.100.3) driven by headless Chromium: always;
 // 2. desktop VS Code through @vscode/test-electron: when one is found (VSCODE_EXECUTABLE, or a
 //    desktop `code` on PATH); otherwise reported as SKIPPED, which never counts as passed.
@@ -35,10 +35,10 @@ const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 
 const seconds = (t0) => ((Date.now() - t0) / 1000).toFixed(1);
 
-/** Compiles test/extension/*.ts on its own, so a half-written file elsewhere cannot block the run. */
+/** Compiles test/vscode/*.ts on its own, so a half-written file elsewhere cannot block the run. */
 async function compileTests() {
   rmSync(testsOut, { recursive: true, force: true });
-  const dir = path.join(repoRoot, 'test', 'extension');
+  const dir = path.join(repoRoot, 'test', 'vscode');
   const entryPoints = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f));
   await esbuild.build({
     entryPoints,

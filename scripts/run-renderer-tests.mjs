@@ -20,9 +20,9 @@ if (tsc !== 0) console.warn('tsc -b test reported errors (see above); running th
 
 const files = [];
 if (!args.includes('--browser')) {
-  for (const f of readdirSync(path.join(root, 'out/test/unit'))) if (/^renderer-.*\.test\.js$/.test(f)) files.push(`out/test/unit/${f}`);
+  for (const f of readdirSync(path.join(root, 'out/test/node'))) if (/^renderer-.*\.test\.js$/.test(f)) files.push(`out/test/node/${f}`);
 }
 if (!args.includes('--unit')) {
-  for (const f of readdirSync(path.join(root, 'out/test/renderer'))) if (/\.test\.js$/.test(f)) files.push(`out/test/renderer/${f}`);
+  for (const f of readdirSync(path.join(root, 'out/test/chromium'))) if (/\.test\.js$/.test(f)) files.push(`out/test/chromium/${f}`);
 }
 process.exit(run(process.execPath, ['--test', '--test-concurrency=1', ...files], { allowFail: true }));

@@ -39,8 +39,8 @@ function pruneStaleOutputs(dir = 'out') {
 const suites = [
   { name: 'build', cmd: ['node', 'esbuild.mjs'], counts: 'exit' },
   { name: 'typecheck', cmd: ['npx', 'tsc', '-b'], counts: 'exit' },
-  { name: 'unit', cmd: () => ['node', '--test', ...testFiles('out/test/unit', !fast)], counts: 'node-test' },
-  { name: 'renderer', cmd: () => ['node', '--test', '--test-concurrency=1', ...testFiles('out/test/renderer', true)], counts: 'node-test', slow: true },
+  { name: 'unit', cmd: () => ['node', '--test', ...testFiles('out/test/node', !fast)], counts: 'node-test' },
+  { name: 'renderer', cmd: () => ['node', '--test', '--test-concurrency=1', ...testFiles('out/test/chromium', true)], counts: 'node-test', slow: true },
   { name: 'extension', cmd: ['node', 'scripts/run-extension-tests.mjs'], counts: 'summary', slow: true },
   { name: 'ui', cmd: ['node', 'scripts/run-ui-tests.mjs'], counts: 'summary', slow: true },
 ];

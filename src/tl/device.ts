@@ -1,5 +1,5 @@
 import type { DeviceReport, EngineStatus } from '../common/shapes';
-import { decoderInfo, sharpInfo } from './decode';
+import { decoderInfo, sharpInfo } from './data/decode';
 import * as tf from '@tensorflow/tfjs';
 import { gpuAdapters, maxBatchUnder } from './gpu';
 import { ortFolder, ortLoadError, ortVersion, providerPlan, tryLoadOrt } from './onnx/ort';

@@ -10,7 +10,7 @@ import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { getOutputSink } from './output';
 import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './models/meta';
 import { asSplit, type Dataset } from './data';
-import { decodeImage, type DecoderChoice } from './decode';
+import { decodeImage, type DecoderChoice } from './data/decode';
 import { describeUnreadable, type UnreadableFile } from './data/readable';
 
 type AnyModel = tf.LayersModel | tf.GraphModel;

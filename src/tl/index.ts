@@ -26,7 +26,7 @@ export { save, type SaveOptions, type SaveResult } from './export';
 
 // --- data
 export { imageFolder, csv, fromTensors, fromArrays, type Dataset, type DataSplit, type LabeledData, type ImageFolderData, type CsvData, type Batch, type AugmentOptions, type ImageFolderOptions, type CsvOptions, type SkippedFile } from './data';
-export { decodeImage, decoderInfo, type DecodedImage } from './decode';
+export { decodeImage, decoderInfo, type DecodedImage } from './data/decode';
 export { show, type ShowOptions } from './show';
 
 // --- train and evaluate

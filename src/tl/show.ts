@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { TEXT_PLAIN } from '../common/mime';
 import type { ImageFolderData } from './data';
-import { decodeImage } from './decode';
+import { decodeImage } from './data/decode';
 import { getOutputSink } from './output';
 import { encodePng, type Pixels, tensorPixels, tile, upscale } from './pixels';
 

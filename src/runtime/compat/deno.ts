@@ -7,7 +7,7 @@
  */
 import type { DisplayHandle, MimeBundle } from '../../common/display';
 import { readFileSync } from 'node:fs';
-import { sniffFormat } from '../../tl/decode';
+import { sniffFormat } from '../../tl/data/decode';
 import { getOutputSink } from '../../tl/output';
 import { rawBundle } from './tslab';
 

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { decodeJs, sniffFormat } from '../../tl/decode';
+import { decodeJs, sniffFormat } from '../../tl/data/decode';
 import { encodeJpeg, encodePng, tensorPixels } from '../../tl/pixels';
 import { registerFileUrls } from './fileIo';
 

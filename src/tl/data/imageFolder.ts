@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { getMeta, PREPROCESS_UNIT } from '../models/meta';
 import { outputUnits } from '../models/kinds';
-import { probeImage, resolveDecoder } from '../decode';
+import { probeImage, resolveDecoder } from './decode';
 import { mapLimit } from '../util/concurrency';
 import { listClassFolders, listClassImages, type ClassListing } from './folder-scan';
 import { makeData, resolveAugment } from './dataset';

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../models/meta';
-import { decodeImage, type DecoderName } from '../decode';
+import { decodeImage, type DecoderName } from './decode';
 import { throwIfInterrupted } from '../output';
 import { mapLimit } from '../util/concurrency';
 import { fileHash } from './hash';

@@ -9,7 +9,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Preprocessing } from '../models/meta';
-import type { DecoderChoice, DecoderName } from '../decode';
+import type { DecoderChoice, DecoderName } from './decode';
 
 export interface Batch {
   /** float32 [n, ...elementShape], preprocessed. */

@@ -4,7 +4,7 @@
  * buffer that is transferred back, not copied.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeImage, type DecoderChoice } from '../decode';
+import { decodeImage, type DecoderChoice } from '../data/decode';
 
 export interface DecodeJob {
   id: number;

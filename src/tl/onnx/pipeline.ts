@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { resolveDecoder, type DecoderChoice } from '../decode';
+import { resolveDecoder, type DecoderChoice } from '../data/decode';
 import type { Preprocessing } from '../models/meta';
 import { decodeInto, type DecodeJob, type DecodeResult } from './decodeWorker';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { csv, fromTensors, imageFolder, stratifiedSplit, type Batch, type Dataset } from '../../src/tl/data';
-import { decodeImage, probeImage, resizeLinear } from '../../src/tl/decode';
+import { decodeImage, probeImage, resizeLinear } from '../../src/tl/data/decode';
 import { setMeta, PREPROCESS_MOBILENET } from '../../src/tl/models/meta';
 import { DISPLAY_SYMBOL, type Displayable } from '../../src/common/display';
 import { makeImageFolder, tmpDir } from './tl-helpers';

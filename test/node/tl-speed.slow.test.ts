@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { decodeImage, type DecoderName } from '../../src/tl/decode';
+import { decodeImage, type DecoderName } from '../../src/tl/data/decode';
 import { imageFolder } from '../../src/tl/data';
 import { fit } from '../../src/tl/train';
 import { withHead } from '../../src/tl/heads';

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
-import { requireEngine } from './engines';
+import { requireEngine } from '../engines';
 
 export type DecoderName = 'sharp' | 'js';
 export type DecoderChoice = DecoderName | 'auto';

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
-import { decodeImage } from '../../src/tl/decode';
+import { decodeImage } from '../../src/tl/data/decode';
 import { DecodePool, findWorkerScript } from '../../src/tl/onnx/pipeline';
 import { PREPROCESS_MOBILENET } from '../../src/tl/models/meta';
 
