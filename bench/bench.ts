@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { mobileNetV2Like } from '../src/tl/builders';
 import { installBatchNormFix } from '../src/tl/freeze';
-import { PREPROCESS_MOBILENET } from '../src/tl/meta';
+import { PREPROCESS_MOBILENET } from '../src/tl/models/meta';
 import { registerWasmGradients } from '../src/tl/wasm-grads';
 import { onnxBase, splitFrozen, loadOnnx, DecodePool, onnxRuntimeInfo, type FeatureExtractor, type ImageBatch, type ProviderName } from '../src/tl/onnx';
 import { selectBackend, type ConcreteBackend } from '../src/runtime/backends';
