@@ -13,6 +13,11 @@ import type { EpochEnd, TrainingCallback } from './callback';
 
 /** Most milliseconds of training between two turns of the event loop. */
 const YIELD_EVERY_MS = 50;
+/**
+ * When training last let the event loop run. Shared by every guard: a cell that starts many short
+ * fits in a row (each shorter than YIELD_EVERY_MS) must still let the interrupt message in.
+ */
+let lastYield = Date.now();
 
 /** Marks a tfjs callback list that already holds an interrupt guard (see hasInterruptGuard). */
 const GUARDED = Symbol.for('transfer-lab.interruptGuard');
@@ -20,7 +25,6 @@ const GUARDED = Symbol.for('transfer-lab.interruptGuard');
 export class InterruptGuard implements TrainingCallback {
   /** Whether this fit's run was interrupted (before it started, or while it ran). */
   interrupted: boolean;
-  private lastYield = Date.now();
   private readonly removeListener: () => void;
 
   /**
@@ -41,10 +45,10 @@ export class InterruptGuard implements TrainingCallback {
 
   async onBatchEnd(): Promise<void> {
     if (isInterruptRequested()) this.interrupt();
-    if (Date.now() - this.lastYield > YIELD_EVERY_MS) {
+    if (Date.now() - lastYield > YIELD_EVERY_MS) {
       // Let the kernel's IPC (interrupts, output) run during a long epoch.
       await new Promise((r) => setImmediate(r));
-      this.lastYield = Date.now();
+      lastYield = Date.now();
     }
   }
 
