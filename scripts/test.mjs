@@ -43,6 +43,9 @@ const suites = [
   { name: 'renderer', cmd: () => ['node', '--test', '--test-concurrency=1', ...testFiles('out/test/chromium', true)], counts: 'node-test', slow: true },
   { name: 'extension', cmd: ['node', 'scripts/run-extension-tests.mjs'], counts: 'summary', slow: true },
   { name: 'ui', cmd: ['node', 'scripts/run-ui-tests.mjs'], counts: 'summary', slow: true },
+  // The linux-x64 platform package: built, its contents checked (this platform's engines only, under
+  // 45 MiB), and its CLI run from a folder with no node_modules on a MobileNetV2-style extraction.
+  { name: 'package', cmd: ['bash', '-c', 'npm run package -- --target linux-x64 && node scripts/check-package.mjs "transfer-lab-linux-x64-$(node -p "require(\'./package.json\').version").vsix" --target linux-x64'], counts: 'exit', slow: true },
 ];
 
 function run(cmd) {
