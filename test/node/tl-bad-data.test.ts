@@ -292,3 +292,49 @@ test('file and class names with control characters are shown escaped, never raw'
   hostile('a class name with a newline and a terminal escape', 'error');
   hostile('an undecodable file whose name holds terminal escapes', 'note');
 });
+
+test('class names, CSV headers and values with terminal escapes or bidi overrides are escaped in error messages', async () => {
+  const evil = 'x\u001b[2Jy\u202ez';
+  const RAW = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+  const escaped = (re: RegExp) => (e: unknown) => {
+    const m = (e as Error).message;
+    assert.doesNotMatch(m, RAW, m);
+    assert.match(m, re);
+    return true;
+  };
+  const n = 8;
+  const xs = tf.randomNormal([n, 4], 0, 1, 'float32', 1);
+  const ys = tf.tensor1d([...Array(n).keys()].map((i) => i % 2), 'int32');
+  const data = fromTensors(xs, ys, { classes: ['a', evil], batchSize: 4 });
+  const dense = (units: number) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units, activation: 'softmax' })] });
+  await assert.rejects(fit(dense(3), data, { epochs: 1, verbose: false }), escaped(/3 output units but the data has 2 classes \(a, "x\\u001b\[2Jy\\u202ez"\)/));
+  const other = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 4 });
+  await assert.rejects(fit(dense(2), data, { epochs: 1, verbose: false, validationData: other }), escaped(/validation classes \(a, b\) differ from training classes \(a, "x\\u001b/));
+  await assert.rejects(fit(dense(2), data, { epochs: 1, verbose: false, classWeight: [1, 1, 1] }), escaped(/3 weights for 2 classes \(a, "x\\u001b/));
+  await assert.rejects(fit(dense(2), data, { epochs: 1, verbose: false, classWeight: { [`${evil}!`]: 1 } }), escaped(/classWeight: '"x\\u001b\[2Jy\\u202ez!"' is not a class/));
+  await assert.rejects(fit(dense(2), data, { epochs: 1, verbose: false, classWeight: { [evil]: -1 } }), escaped(/classWeight for '"x\\u001b.*' must be a number ≥ 0, got -1/));
+  // A model whose metadata names its classes in another order.
+  const imgs = tf.zeros([4, 16, 16, 3]);
+  const labels = tf.tensor1d([0, 1, 0, 1], 'int32');
+  const imgData = fromTensors(imgs, labels, { classes: ['a', evil], batchSize: 2 });
+  await assert.rejects(fit(imageModel([evil, 'a']), imgData, { epochs: 1, verbose: false }), escaped(/the data's classes \(a, "x\\u001b.*\) differ from the model's \("x\\u001b/));
+  tf.dispose([xs, ys, imgs, labels]);
+
+  const dir = tmpDir('tl-bad-csv-names-');
+  const f = path.join(dir, 'evil.csv');
+  fs.writeFileSync(f, `x,${evil},label\n1,2,a\n3,4\u202e,b\n5,6,${evil}\n7,8,a\n`);
+  await assert.rejects(csv(f, { label: 'nope' }), escaped(/has no column 'nope'; its columns are: x, "x\\u001b\[2Jy\\u202ez", label/));
+  await assert.rejects(csv(f, { label: evil }), escaped(/no feature column|column/));
+  await assert.rejects(csv(f, { label: 'label', features: ['x', 'y'] }), escaped(/has no feature column 'y'; its columns are: x, "x\\u001b/));
+  await assert.rejects(csv(f, { label: evil, features: [evil] }), escaped(/'"x\\u001b.*' is the label column and cannot also be a feature/));
+  const bad = await warnings(() => csv(f, { label: 'label', classes: ['a', 'b'] }));
+  const reasons = bad.value.badRows.map((b) => b.reason).join(' | ');
+  assert.doesNotMatch(reasons, RAW);
+  assert.doesNotMatch(bad.warned, /[\u001b\u202e]/);
+  assert.match(reasons, /column '"x\\u001b\[2Jy\\u202ez"' is "4\\u202e", not a number/);
+  assert.match(reasons, /label '"x\\u001b\[2Jy\\u202ez"' is not one of the classes \(a, b\)/);
+  const nan = path.join(dir, 'nan.csv');
+  fs.writeFileSync(nan, `x,${evil},label\n1,NaN,a\n`);
+  await assert.rejects(csv(nan, { label: 'label' }), escaped(/line 2, column '"x\\u001b.*' is NaN\. NaN and Infinity are not allowed/));
+  hostile('class names and CSV headers with terminal escapes in error messages', 'error');
+});

@@ -2,6 +2,7 @@
 import * as fsp from 'node:fs/promises';
 import Papa from 'papaparse';
 import { lineAndColumn, lineStarts } from '../../common/lines';
+import { terminalJson } from '../../common/terminal';
 import { printable } from '../util/text';
 import { spellsNonFinite } from './finite';
 import { ArraySource } from './arrays';
@@ -101,13 +102,13 @@ function pickColumns(file: string, head: string[], opts: CsvOptions): CsvColumns
     throw new Error(`csv(): ${file} has two columns named '${printable(head[dup])}' (columns ${head.indexOf(head[dup]) + 1} and ${dup + 1}); rename one so that each column has its own name.`);
   }
   const labelCol = head.indexOf(opts.label);
-  if (labelCol < 0) throw new Error(`csv(): ${file} has no column '${opts.label}'; its columns are: ${head.join(', ')}`);
+  if (labelCol < 0) throw new Error(`csv(): ${file} has no column '${printable(opts.label)}'; its columns are: ${head.map(printable).join(', ')}`);
   const features = opts.features ?? head.filter((_, i) => i !== labelCol);
-  if (features.length === 0) throw new Error(`csv(): ${file} has no feature columns besides the label '${opts.label}'.`);
+  if (features.length === 0) throw new Error(`csv(): ${file} has no feature columns besides the label '${printable(opts.label)}'.`);
   const featureCols = features.map((f) => {
     const i = head.indexOf(f);
-    if (i < 0) throw new Error(`csv(): ${file} has no feature column '${f}'; its columns are: ${head.join(', ')}`);
-    if (i === labelCol) throw new Error(`csv(): '${f}' is the label column and cannot also be a feature.`);
+    if (i < 0) throw new Error(`csv(): ${file} has no feature column '${printable(f)}'; its columns are: ${head.map(printable).join(', ')}`);
+    if (i === labelCol) throw new Error(`csv(): '${printable(f)}' is the label column and cannot also be a feature.`);
     return i;
   });
   return { labelCol, features, featureCols };
@@ -133,8 +134,8 @@ function numericRows(file: string, rows: CsvRow[], width: number, cols: CsvColum
 function rowProblem(values: string[], width: number, labelCol: number, opts: CsvOptions): string | undefined {
   if (values.length !== width) return `${values.length} fields, the header has ${width}`;
   const label = values[labelCol].trim();
-  if (label === '') return `empty label in column '${opts.label}'`;
-  if (opts.classes && !opts.classes.includes(label)) return `label '${label}' is not one of the classes (${opts.classes.join(', ')})`;
+  if (label === '') return `empty label in column '${printable(opts.label)}'`;
+  if (opts.classes && !opts.classes.includes(label)) return `label '${printable(label)}' is not one of the classes (${opts.classes.map(printable).join(', ')})`;
   return undefined;
 }
 
@@ -143,9 +144,9 @@ function rowNumbers(file: string, line: number, values: string[], { features, fe
   const x: number[] = [];
   for (let k = 0; k < featureCols.length; k++) {
     const raw = values[featureCols[k]].trim();
-    if (spellsNonFinite(raw)) throw new Error(`csv(): ${file} line ${line}, column '${printable(features[k])}' is ${raw}. NaN and Infinity are not allowed in the input; remove the row or fill the value.`);
+    if (spellsNonFinite(raw)) throw new Error(`csv(): ${file} line ${line}, column '${printable(features[k])}' is ${printable(raw)}. NaN and Infinity are not allowed in the input; remove the row or fill the value.`);
     const v = raw === '' ? NaN : Number(raw);
-    if (!Number.isFinite(v)) return `column '${features[k]}' is ${JSON.stringify(raw)}, not a number`;
+    if (!Number.isFinite(v)) return `column '${printable(features[k])}' is ${terminalJson(raw)}, not a number`;
     x.push(v);
   }
   return x;

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data';
 import { getMeta } from '../models/meta';
+import { printable } from '../util/text';
 import { outputUnits, type LabelMode } from './compile';
 
 export interface TfDatasetLike {
@@ -40,10 +41,10 @@ export function checkClasses(model: tf.LayersModel, data: Dataset, mode: LabelMo
   const units = outputUnits(model);
   const k = data.classes.length;
   if (mode === 'binary' ? k !== 2 : units !== k) {
-    throw new Error(`fit(): the model has ${units} output unit${units === 1 ? '' : 's'} but the data has ${k} classes (${data.classes.join(', ')}).`);
+    throw new Error(`fit(): the model has ${units} output unit${units === 1 ? '' : 's'} but the data has ${k} classes (${data.classes.map(printable).join(', ')}).`);
   }
   const meta = getMeta(model)?.classes;
   if (meta && meta.length === k && meta.some((c, i) => c !== data.classes[i])) {
-    throw new Error(`fit(): the data's classes (${data.classes.join(', ')}) differ from the model's (${meta.join(', ')}). Load the data with { model } to use the model's class order.`);
+    throw new Error(`fit(): the data's classes (${data.classes.map(printable).join(', ')}) differ from the model's (${meta.map(printable).join(', ')}). Load the data with { model } to use the model's class order.`);
   }
 }

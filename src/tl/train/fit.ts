@@ -89,7 +89,7 @@ function resolveFit(model: tf.LayersModel, data: unknown, opts: FitOptions): Fit
   const mode = labelModeFor(model);
   checkClasses(model, train, mode);
   if (validation && validation.classes.join('\n') !== train.classes.join('\n')) {
-    throw new Error(`fit(): validation classes (${validation.classes.join(', ')}) differ from training classes (${train.classes.join(', ')}).`);
+    throw new Error(`fit(): validation classes (${validation.classes.map(printable).join(', ')}) differ from training classes (${train.classes.map(printable).join(', ')}).`);
   }
   const classWeight = classWeights(opts.classWeight, train);
   const monitored = resolveMonitor(opts, validation !== undefined);
