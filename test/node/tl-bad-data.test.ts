@@ -13,7 +13,7 @@ import { evaluate } from '../../src/tl/evaluate';
 import { clearEmbeddingCache } from '../../src/tl/embeddings';
 import { withHead } from '../../src/tl/heads';
 import { freeze } from '../../src/tl/freeze';
-import { getOutputSink, setOutputSink } from '../../src/tl/output';
+import { clearInterrupt, getOutputSink, InterruptedError, requestInterrupt, setOutputSink } from '../../src/tl/output';
 import { DISPLAY_SYMBOL, type Displayable } from '../../src/common/display';
 import { MIME, TEXT_PLAIN } from '../../src/common/mime';
 import type { TrainingRun } from '../../src/common/shapes';
@@ -291,6 +291,38 @@ test('file and class names with control characters are shown escaped, never raw'
   assert.doesNotMatch(warned, /[\u0000-\u0008\u000b-\u001f]/);
   hostile('a class name with a newline and a terminal escape', 'error');
   hostile('an undecodable file whose name holds terminal escapes', 'note');
+});
+
+test('fit: an epoch is the images that decode, so an interrupt on its last batch keeps it and the ETA counts what trains', async () => {
+  await clearEmbeddingCache();
+  // 7 images that decode and 1 that does not: two batches of 4 positions, one of them with 3 images.
+  const root = makeImageFolder({ classes: { red: 4, blue: 3 }, corrupt: true });
+  for (const cacheEmbeddings of [false, true]) {
+    const data = await imageFolder(root, { size: [16, 16], batchSize: 4 });
+    assert.equal(data.train.size, 8);
+    const model = imageModel(data.classes);
+    // Samples left after the last batch of epoch 1, as its ETA counts them (seconds × samples per second).
+    const left: number[] = [];
+    sink.onPost = (m) => {
+      const msg = m as { type: string; point?: { epoch: number; batch: number }; etaSeconds?: number; throughput?: number };
+      if (msg.type !== 'batch' || msg.point?.epoch !== 1 || msg.point.batch !== 1) return;
+      if (msg.etaSeconds !== undefined && msg.throughput) left.push(msg.etaSeconds * msg.throughput);
+      requestInterrupt();
+    };
+    try {
+      await assert.rejects(warnings(() => fit(model, data, { epochs: 3, cacheEmbeddings, cacheDir: false, verbose: false, batchMessageIntervalMs: 0 })), InterruptedError);
+    } finally {
+      sink.onPost = undefined;
+      clearInterrupt();
+    }
+    const run = sink.bundles(MIME.training).at(-1) as TrainingRun;
+    assert.equal(run.status, 'interrupted');
+    assert.equal(run.history.length, 1, `the complete first epoch stays (cacheEmbeddings ${cacheEmbeddings})`);
+    assert.match(run.message ?? '', /Interrupted after 1 complete epoch\(s\)/);
+    // After the last batch of epoch 1, two epochs of the 7 images that decode are left.
+    assert.ok(left.length > 0);
+    for (const k of left) assert.ok(Math.abs(k - 2 * 7) < 1e-6, `ETA counts ${k} samples left, not 14`);
+  }
 });
 
 test('class names, CSV headers and values with terminal escapes or bidi overrides are escaped in error messages', async () => {

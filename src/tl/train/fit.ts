@@ -168,7 +168,6 @@ function report(run: FitRun, line: string): void {
 async function prepare(run: FitRun): Promise<TrainingData> {
   const { plan, opts, state, result } = run;
   const prepared = await prepareTrainingData(state.model, plan.train, plan.validation, { ...opts, batchSize: plan.batchSize }, (line) => report(run, line));
-  state.trainOn(prepared.trainModel, prepared.trainData.size);
   run.ownOptimizer = prepared.ownOptimizer;
   if (prepared.cacheSkippedReason) result.cacheSkippedReason = prepared.cacheSkippedReason;
   if (prepared.embeddingCache) result.embeddingCache = prepared.embeddingCache;
@@ -186,6 +185,8 @@ async function prepare(run: FitRun): Promise<TrainingData> {
     console.warn(line);
     run.cbs.display.note(line);
   }
+  // Batches skip the images that failed to decode: an epoch is the samples that are left.
+  state.trainOn(prepared.trainModel, prepared.trainData.size - prepared.trainData.unreadable().length);
   return prepared;
 }
 
