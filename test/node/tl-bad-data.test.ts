@@ -266,6 +266,21 @@ test('fineTune does not start its second phase after the first one stopped on Na
   hostile('fineTune: NaN loss in the head phase', 'stop');
 });
 
+test('fineTune says so when its fine-tune phase stops on NaN, and keeps what the head phase did', async () => {
+  const root = makeImageFolder({ classes: { red: 4, blue: 4 } });
+  const data = await imageFolder(root, { size: [16, 16], batchSize: 4 });
+  const model = imageModel(data.classes);
+  const p = poisonedLoss();
+  model.compile({ optimizer: 'adam', loss: p.loss });
+  p.arm(2 + 2); // the head phase's one epoch has 2 batches; NaN at the fine-tune phase's epoch 1, batch 2
+  const { value: r, warned } = await warnings(() => fineTune(model, data, { headEpochs: 1, fineTuneEpochs: 2, cacheDir: false, verbose: false }));
+  assert.equal(r.head.status, 'done');
+  assert.equal(r.fineTune.status, 'error');
+  assert.match(warned, /^Training stopped: loss became NaN at epoch 1, batch 2; .*fit\(\) ends with status 'error' after 0 of 2 epoch\(s\)/m);
+  assert.match(warned, /^fineTune\(\): the fine-tune phase stopped \(loss became NaN at epoch 1, batch 2; [^)]*\); the head phase finished, and result\.fineTune\.status is 'error'\.$/m);
+  hostile('fineTune: NaN loss in the fine-tune phase', 'stop');
+});
+
 test('file and class names with control characters are shown escaped, never raw', async () => {
   const evil = 'evil\n\u001b[2J';
   const root = makeImageFolder({ classes: { red: 3, [evil]: 3 } });

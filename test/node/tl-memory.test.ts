@@ -140,3 +140,24 @@ test('fits stopped by a NaN loss, cached or not, and fits with undecodable image
     assert.equal(tf.memory().numTensors, start2, `refused, cacheEmbeddings ${cacheEmbeddings}`);
   }
 });
+
+test('a fit stopped by NaN whose early stopping puts the best weights back leaves numTensors where it was', async () => {
+  const xs = tf.randomNormal([40, 4], 0, 1, 'float32', 1);
+  const ys = tf.tensor1d([...Array(40).keys()].map((i) => i % 2), 'int32');
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
+  const p = poisonedLoss();
+  const model = tinyModel();
+  model.compile({ optimizer: 'adam', loss: p.loss });
+  await fit(model, data, { epochs: 1, verbose: false });
+  const start = tf.memory().numTensors;
+  const early = { monitor: 'loss', patience: 100, minDelta: 100 };
+  for (let i = 0; i < 3; i++) {
+    p.arm(5 * 2 + 2); // five batches an epoch: epoch 3, batch 2
+    const r = await fit(model, data, { epochs: 4, verbose: false, earlyStopping: early });
+    assert.match(r.stoppedReason ?? '', /epoch 3, batch 2; .*the weights of the best epoch \(1\) are put back/);
+    assert.ok(tf.memory().numTensors <= start, 'after a fit stopped by NaN with the best weights put back');
+    await fit(model, data, { epochs: 2, verbose: false, earlyStopping: early });
+    assert.equal(tf.memory().numTensors, start, 'after a fit stopped by NaN and one more fit');
+  }
+  tf.dispose([xs, ys]);
+});

@@ -242,6 +242,51 @@ test('NaN loss stops training with the epoch and batch named and the weights fro
   tf.dispose([xs, ys]);
 });
 
+test('NaN after a better earlier epoch: early stopping puts the best weights back, and the warning says so on one line', async () => {
+  const { xs, ys } = blobs(32);
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
+  // The reference: the same model after one clean epoch, the best one below (minDelta larger than any change).
+  const ref = denseModel();
+  ref.compile({ optimizer: 'adam', loss: poisonedLoss().loss });
+  await fit(ref, data, { epochs: 1, shuffle: false, seed: 1, optimizer: 'adam', verbose: false });
+
+  const p = poisonedLoss();
+  const m = denseModel();
+  m.compile({ optimizer: 'adam', loss: p.loss });
+  p.arm(4 * 2 + 2); // epoch 3, batch 2
+  const warned: string[] = [];
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => void warned.push(a.join(' '));
+  let r;
+  try {
+    r = await fit(m, data, { epochs: 5, shuffle: false, seed: 1, optimizer: 'adam', verbose: false, earlyStopping: { monitor: 'loss', patience: 100, minDelta: 100 } });
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(r.status, 'error');
+  assert.equal(r.history.length, 2);
+  assert.equal(r.best?.epoch, 1);
+  assert.ok(maxAbsDiff(weightValues(m), weightValues(ref)) < 1e-6, 'weights are those of the best epoch (1)');
+  assert.match(r.stoppedReason ?? '', /^loss became NaN at epoch 3, batch 2; the weights from the start of epoch 3 are restored and the optimizer starts afresh; then the weights of the best epoch \(1\) are put back$/);
+  // What a headless run's cell output shows: one warning line that says training stopped, why, and where the weights are.
+  assert.equal(warned.length, 1);
+  assert.match(warned[0], /^Training stopped: loss became NaN at epoch 3, batch 2; .* the weights of the best epoch \(1\) are put back\. fit\(\) ends with status 'error' after 2 of 5 epoch\(s\)\. Lower the learning rate/);
+  assert.doesNotMatch(warned[0], /\n/);
+  const final = sink.bundles(MIME.training).at(-1) as TrainingRun;
+  assert.equal(final.status, 'error');
+  assert.match(final.message ?? '', /restored the weights of epoch 1 \(best loss [^)]+\)\.[^]*Training stopped: /);
+
+  // Without restoreBest the weights stay those from the start of the bad epoch.
+  const p2 = poisonedLoss();
+  const m2 = denseModel();
+  m2.compile({ optimizer: 'adam', loss: p2.loss });
+  p2.arm(4 * 2 + 2);
+  const r2 = await fit(m2, data, { epochs: 5, shuffle: false, seed: 1, optimizer: 'adam', verbose: false, earlyStopping: { monitor: 'loss', patience: 100, minDelta: 100, restoreBest: false } });
+  assert.doesNotMatch(r2.stoppedReason ?? '', /best epoch/);
+  assert.ok(maxAbsDiff(weightValues(m2), weightValues(ref)) > 1e-4, 'weights are those of the start of epoch 3');
+  tf.dispose([xs, ys]);
+});
+
 test('NaN guard: any loss, a diverging MSE or cross-entropy, and NaN weights behind a finite loss', async () => {
   const { xs, ys } = blobs(32);
   const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });

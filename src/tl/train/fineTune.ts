@@ -60,5 +60,7 @@ export async function fineTune(model: tf.LayersModel, data: unknown, opts: FineT
   const unfrozen = unfreeze(model, { lastBlocks: unfreezeBlocks + headBlocks.size }, { batchNorm: false });
   const ftLr = fineTuneLearningRate ?? lr / 10;
   const fine = await fit(model, data, { ...fitOpts, optimizer: optimizerName, learningRate: ftLr, epochs: fineTuneEpochs, phase: 'fine-tune' });
+  // Not thrown (the head phase's training is kept), but never silent: a headless run's output says so.
+  if (fine.stoppedReason) console.warn(`fineTune(): the fine-tune phase stopped (${fine.stoppedReason}); the head phase finished, and result.fineTune.status is 'error'.`);
   return { head, fineTune: fine, unfrozen };
 }

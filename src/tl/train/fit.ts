@@ -199,12 +199,22 @@ async function train(run: FitRun, prepared: TrainingData): Promise<void> {
   await fitLoop(state, { train: trainTf, validation: valTf, classWeight: plan.classWeight }, cbs.progress, cbs.list);
 }
 
-/** After a NaN or Infinity: the weights and optimizer put back, and the run ends 'error' (not thrown). */
+/**
+ * After a NaN or Infinity: the weights and optimizer put back (then, with early stopping's
+ * restoreBest, the best epoch's weights), and the run ends 'error', not thrown, as Keras's
+ * TerminateOnNaN does. The warning says so, for a cell whose code goes on after fit().
+ */
 async function endOnNan(run: FitRun): Promise<void> {
   const { result, cbs } = run;
-  result.stoppedReason = await cbs.nanGuard.recover(run.plan.baseLr);
+  const recovered = await cbs.nanGuard.recover(run.plan.baseLr);
+  const restoredBest = cbs.early?.restore();
+  if (restoredBest) report(run, restoredBest);
+  const best = cbs.early?.restoredEpoch;
+  result.stoppedReason = best ? `${recovered}; then the weights of the best epoch (${best}) are put back` : recovered;
   result.status = 'error';
-  const msg = `Training stopped: ${result.stoppedReason}. Lower the learning rate, or check the data and the model's weights for NaN or Infinity.`;
+  const msg =
+    `Training stopped: ${result.stoppedReason}. fit() ends with status 'error' after ${result.history.length} of ${run.plan.epochs} epoch(s). ` +
+    "Lower the learning rate, or check the data and the model's weights for NaN or Infinity.";
   console.warn(msg);
   cbs.display.finish('error', msg);
 }
@@ -262,7 +272,8 @@ function cleanUp(run: FitRun, t0: number): void {
  * Trains `model` on `data`. Shows a live TrainingRun, returns the history. On interrupt the model keeps
  * the weights trained so far (or, with early stopping, its best epoch's), the run ends 'interrupted'
  * and InterruptedError is thrown. A NaN or Infinity loss or weight stops training with the weights
- * from the start of that epoch: the result then has status 'error' and says why in stoppedReason.
+ * from the start of that epoch (or, with early stopping, its best epoch's): the result then has
+ * status 'error', says why in stoppedReason, and a warning is printed; nothing is thrown.
  * Images that fail to decode are left out and named (result.unreadable); a class with none left is
  * an error before training starts.
  */
