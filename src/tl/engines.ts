@@ -49,10 +49,22 @@ export function ownRoot(from: string = __dirname): string | undefined {
   return undefined;
 }
 
+/**
+ * The `node_modules` folders Node searches for a package required from `dir`: its own, then each
+ * ancestor's up to the root (a notebook in `notebooks/`, a monorepo, the CLI run in a subfolder).
+ */
+export function ancestorModuleDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (path.basename(d) !== 'node_modules') out.push(path.join(d, 'node_modules'));
+    if (path.dirname(d) === d) return out;
+  }
+}
+
 /** The `node_modules` folders searched for engines, in order, each once. */
 export function engineDirs(env: NodeJS.ProcessEnv = process.env, root: string | undefined = ownRoot()): string[] {
   const own = root ? [path.join(root, 'dist', 'node_modules'), path.join(root, 'node_modules')] : [];
-  const workspace = (env[ENV_DIRS] ?? '').split(path.delimiter).filter(Boolean).map((d) => (path.basename(d) === 'node_modules' ? d : path.join(d, 'node_modules')));
+  const workspace = (env[ENV_DIRS] ?? '').split(path.delimiter).filter(Boolean).flatMap(ancestorModuleDirs);
   const ordered = env[ENV_ORDER] === 'workspace' ? [...workspace, ...own] : [...own, ...workspace];
   return [...new Set(ordered.map((d) => path.resolve(d)))];
 }
@@ -76,20 +88,37 @@ export interface EngineFound {
   /** The package folder it was found in. */
   dir: string;
   version: string;
+  /** Its entry point (the file `require(dir)` loads). */
+  entry: string;
 }
 
-/** The first folder that has the package, or undefined. */
-export function findEngine(name: string, dirs: string[] = engineDirs()): EngineFound | undefined {
-  for (const d of dirs) {
-    const pj = path.join(d, name, 'package.json');
-    if (!existsSync(pj)) continue;
-    try {
-      return { dir: path.dirname(pj), version: String(JSON.parse(readFileSync(pj, 'utf8')).version ?? '?') };
-    } catch {
-      // unreadable: keep looking
+/**
+ * The package in the first of `places` that has it, or undefined: the one lookup for native
+ * packages, so backend selection and tl's engines load the same copy. Each place is a
+ * `node_modules` folder, a folder holding one, or the package folder itself; nothing else is
+ * searched (engineDirs lists the ancestors), so a report can say exactly where it looked.
+ */
+export function findEngine(name: string, places: string[] = engineDirs()): EngineFound | undefined {
+  for (const p of places.filter(Boolean)) {
+    for (const dir of [path.join(p, name), p, path.join(p, 'node_modules', name)]) {
+      const found = packageAt(dir, name);
+      if (found) return found;
     }
   }
   return undefined;
+}
+
+/** The package `name` if `dir` holds it and its entry point resolves. */
+function packageAt(dir: string, name: string): EngineFound | undefined {
+  const pj = path.join(dir, 'package.json');
+  if (!existsSync(pj)) return undefined;
+  try {
+    const meta = JSON.parse(readFileSync(pj, 'utf8'));
+    if (meta.name !== name) return undefined;
+    return { dir, version: String(meta.version ?? '?'), entry: createRequire(pj).resolve(dir) };
+  } catch {
+    return undefined; // unreadable package.json or no entry point: keep looking
+  }
 }
 
 export interface EngineLoad<T> {
@@ -126,7 +155,7 @@ export function requireEngine<T>(name: EngineName): EngineLoad<T> {
     result = { lookedIn, error: missingReason(name, lookedIn) };
   } else {
     try {
-      result = { lookedIn, found, module: createRequire(path.join(found.dir, 'package.json'))(found.dir) as T };
+      result = { lookedIn, found, module: createRequire(found.entry)(found.entry) as T };
     } catch (e) {
       result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
     }
@@ -146,8 +175,7 @@ export async function importEngine<T>(name: EngineName): Promise<EngineLoad<T>> 
     result = { lookedIn, error: missingReason(name, lookedIn) };
   } else {
     try {
-      const entry = createRequire(path.join(found.dir, 'package.json')).resolve(found.dir);
-      result = { lookedIn, found, module: (await dynamicImport(pathToFileURL(entry).href)) as T };
+      result = { lookedIn, found, module: (await dynamicImport(pathToFileURL(found.entry).href)) as T };
     } catch (e) {
       result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
     }
