@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { firstLine } from './util/text';
 
 export type EngineName = 'onnxruntime-node' | 'sharp' | 'webgpu';
 
@@ -47,6 +48,15 @@ export function ownRoot(from: string = __dirname): string | undefined {
     dir = up;
   }
   return undefined;
+}
+
+/** This extension's version (from the package.json ownRoot finds), or 'unknown'. */
+export function ownVersion(root: string | undefined = ownRoot()): string {
+  try {
+    return root ? String(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version) : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**
@@ -185,8 +195,3 @@ export async function importEngine<T>(name: EngineName): Promise<EngineLoad<T>> 
 }
 
 const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n').find((l) => l.trim())?.trim() ?? msg;
-}

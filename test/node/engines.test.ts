@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { ancestorModuleDirs, configureEngines, engineDirs, findEngine, missingReason, ownRoot, packageManifest, requireEngine } from '../../src/tl/engines';
+import { ancestorModuleDirs, configureEngines, engineDirs, findEngine, missingReason, ownRoot, ownVersion, packageManifest, requireEngine } from '../../src/tl/engines';
 import { makeNodeLoaderHost } from '../../src/runtime/nodeHost';
 
 function tmp(): string {
@@ -60,6 +60,7 @@ test('a missing engine says where it was looked for, and in the universal packag
   fs.mkdirSync(path.join(ext, 'dist'), { recursive: true });
   fs.writeFileSync(path.join(ext, 'package.json'), JSON.stringify({ name: 'transfer-lab', version: '9.9.9' }));
   assert.equal(ownRoot(path.join(ext, 'dist')), ext);
+  assert.equal(ownVersion(ownRoot(path.join(ext, 'dist'))), '9.9.9');
   assert.equal(packageManifest(ext), undefined);
   fs.writeFileSync(path.join(ext, 'dist', 'engines.json'), JSON.stringify({ target: 'universal', engines: {} }));
   assert.equal(packageManifest(ext)?.target, 'universal');

@@ -4,6 +4,7 @@
  * the size it was allowed. Weight URLs from a manifest stay on the origin of their model.json.
  */
 import { formatBytes, quote } from './budget';
+import { errMsg } from '../../util/text';
 import { currentCellRun, InterruptedError, isRunInterrupted, onInterrupt, throwIfInterrupted } from '../../output';
 
 export interface DownloadLimits {
@@ -52,10 +53,9 @@ export function sameOriginWeightUrl(p: string, modelUrl: string, label: string):
   return u.toString();
 }
 
-function errMsg(e: unknown): string {
-  const cause = (e as { cause?: unknown })?.cause;
-  const inner = cause ?? e;
-  return inner instanceof Error ? inner.message : String(inner);
+/** fetch's own message is "fetch failed": what went wrong is its cause. */
+function fetchError(e: unknown): string {
+  return errMsg((e as { cause?: unknown })?.cause ?? e);
 }
 
 export interface OpenResponse {
@@ -76,7 +76,7 @@ export async function openUrl(url: string, limits: Required<DownloadLimits>): Pr
   try {
     res = await fetch(url, { redirect: 'follow', signal: ac.signal });
   } catch (e) {
-    throw new Error(`Could not download ${url}: ${timedOut ? `no answer within ${seconds(limits.connectTimeoutMs)} (connect timeout)` : errMsg(e)}`);
+    throw new Error(`Could not download ${url}: ${timedOut ? `no answer within ${seconds(limits.connectTimeoutMs)} (connect timeout)` : fetchError(e)}`);
   } finally {
     clearTimeout(timer);
   }
@@ -166,7 +166,7 @@ export async function readBody(url: string, open: OpenResponse, o: BodyOptions):
         chunk = await nextChunk(reader, stallTimeoutMs, interrupt.woken);
       } catch (e) {
         throwIfInterrupted(stop);
-        return fail(`broke off (${errMsg(e)})`);
+        return fail(`broke off (${fetchError(e)})`);
       }
       // The cell was interrupted: the download stops here rather than carry on for a model nobody holds.
       throwIfInterrupted(stop);
