@@ -154,20 +154,28 @@ export function missingReason(name: string, lookedIn: string[], manifest: Packag
   return `${name} is not installed (${where}).`;
 }
 
-/** Loads a CommonJS engine from the first folder that has it. Never throws; the result says why not. */
-export function requireEngine<T>(name: EngineName): EngineLoad<T> {
-  const hit = cache.get(name) as EngineLoad<T> | undefined;
-  if (hit) return hit;
+/** Where engine `name` is, or why it is not there: the search requireEngine and importEngine share. */
+function locate<T>(name: EngineName): EngineLoad<T> {
   const lookedIn = engineDirs();
   const found = findEngine(name, lookedIn);
-  let result: EngineLoad<T>;
-  if (!found) {
-    result = { lookedIn, error: missingReason(name, lookedIn) };
-  } else {
+  return found ? { lookedIn, found } : { lookedIn, error: missingReason(name, lookedIn) };
+}
+
+function loadFailed(name: EngineName, found: EngineFound, e: unknown): string {
+  return `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}`;
+}
+
+/** Loads a CommonJS engine from the first folder that has it. Never throws; the result says why not. */
+export function requireEngine<T>(name: EngineName): EngineLoad<T> {
+  let result = cache.get(name) as EngineLoad<T> | undefined;
+  if (result) return result;
+  result = locate<T>(name);
+  const { found } = result;
+  if (found) {
     try {
-      result = { lookedIn, found, module: createRequire(found.entry)(found.entry) as T };
+      result.module = createRequire(found.entry)(found.entry) as T;
     } catch (e) {
-      result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
+      result.error = loadFailed(name, found, e);
     }
   }
   cache.set(name, result);
@@ -176,18 +184,15 @@ export function requireEngine<T>(name: EngineName): EngineLoad<T> {
 
 /** Loads an ES-module engine (the `webgpu` package) from the first folder that has it. */
 export async function importEngine<T>(name: EngineName): Promise<EngineLoad<T>> {
-  const hit = cache.get(name) as EngineLoad<T> | undefined;
-  if (hit) return hit;
-  const lookedIn = engineDirs();
-  const found = findEngine(name, lookedIn);
-  let result: EngineLoad<T>;
-  if (!found) {
-    result = { lookedIn, error: missingReason(name, lookedIn) };
-  } else {
+  let result = cache.get(name) as EngineLoad<T> | undefined;
+  if (result) return result;
+  result = locate<T>(name);
+  const { found } = result;
+  if (found) {
     try {
-      result = { lookedIn, found, module: (await dynamicImport(pathToFileURL(found.entry).href)) as T };
+      result.module = (await dynamicImport(pathToFileURL(found.entry).href)) as T;
     } catch (e) {
-      result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
+      result.error = loadFailed(name, found, e);
     }
   }
   cache.set(name, result);
