@@ -4,7 +4,7 @@
  * Stops at the first failing cell and exits non-zero, like papermill. The target is checked before
  * anything runs; a time limit or a signal still writes what ran and ends the kernel.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type CellResult, KernelClient } from '../client/kernelClient';
 import type { BackendName, CellError } from '../common/protocol';
@@ -14,6 +14,7 @@ import { terminalName, terminalText } from '../common/terminal';
 import { cellLanguage, errorOutput, joinSource, type NbCell, type NbOutput, type Notebook, parseNotebook, toNbData } from './notebook';
 import { resolveOutputTarget } from './outputTarget';
 import { RunLimits, stoppedError, timeoutError } from './runLimits';
+import { writeFileAtomicSync } from '../tl/util/atomic';
 
 export interface RunOptions {
   input: string;
@@ -228,7 +229,5 @@ function echoResults(outputs: NbOutput[], write: (s: string) => void): void {
 
 /** Atomic: a run stopped while writing leaves the previous file whole. */
 function writeNotebook(nb: Notebook, outputPath: string): void {
-  const tmp = `${outputPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(nb, null, 1) + '\n');
-  renameSync(tmp, outputPath);
+  writeFileAtomicSync(outputPath, JSON.stringify(nb, null, 1) + '\n');
 }

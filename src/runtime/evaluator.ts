@@ -7,11 +7,11 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import util from 'node:util';
 import vm from 'node:vm';
-import { existsSync, readFileSync } from 'node:fs';
 import type { CellError } from '../common/protocol';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { AWAIT_FN, CellSyntaxError, type ColumnShift, DENO_FN, IMPORT_FN, originalColumn, transformCell } from './transform';
 import { InterruptedError, throwIfInterrupted } from '../tl/output';
+import { ownVersion } from '../tl/engines';
 import type { KernelLanguage } from '../common/mime';
 import { imageFolderBundle, isImageFolderData, isTensorLike, tensorBundle } from '../tl/show';
 import { CompatModules, npmSpecifier, TFJS_NODE_PACKAGES } from './compat';
@@ -82,24 +82,6 @@ export class CellRequire {
       return dynamicImport(target);
     }
   };
-}
-
-/** The extension's version, from the package.json above the kernel bundle. */
-function ownVersion(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 4; i++) {
-    const pj = path.join(dir, 'package.json');
-    if (existsSync(pj)) {
-      try {
-        const { name, version } = JSON.parse(readFileSync(pj, 'utf8'));
-        if (name === 'transfer-lab') return String(version);
-      } catch {
-        // unreadable: keep looking
-      }
-    }
-    dir = path.dirname(dir);
-  }
-  return 'unknown';
 }
 
 // A real dynamic import that bundlers leave alone.

@@ -1,11 +1,12 @@
 /** The real LoaderHost: Node module resolution, WASM set-up and WebGPU through Dawn. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { findEngine } from '../tl/engines';
 import { describeAdapter, explainWebGpuError, requestBestAdapter, type DawnModule } from '../tl/gpu';
 import type { LoaderHost } from './backends';
 
@@ -34,27 +35,6 @@ export async function prepareWasmBackend(registerGradients?: () => void): Promis
 }
 
 /**
- * A package in the first of `paths` that has it. Each path is a `node_modules` folder, a folder
- * that holds one, or the package folder itself; parents are not searched, so a report can say
- * exactly where it looked.
- */
-export function resolveIn(pkg: string, paths: string[]): string | undefined {
-  for (const p of paths) {
-    if (!p) continue;
-    for (const dir of [p, path.join(p, pkg), path.join(p, 'node_modules', pkg)]) {
-      const pj = path.join(dir, 'package.json');
-      if (!existsSync(pj)) continue;
-      try {
-        if (JSON.parse(readFileSync(pj, 'utf8')).name === pkg) return createRequire(pj).resolve(dir);
-      } catch {
-        // unreadable package.json or no entry point: keep looking
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
  * Dawn reports validation errors only as events; TF.js does not listen, so a failed op would give
  * zeros silently. Each distinct error is written to stderr once: the running cell's output shows it.
  */
@@ -70,7 +50,7 @@ function reportWebGpuErrors(device: GPUDevice): void {
 
 export function makeNodeLoaderHost(registerWasmGradients?: () => void): LoaderHost {
   return {
-    resolve: resolveIn,
+    resolve: (pkg, paths) => findEngine(pkg, paths)?.entry,
     load(resolved) {
       try {
         return ownRequire(resolved);

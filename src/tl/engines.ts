@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { firstLine } from './util/text';
 
 export type EngineName = 'onnxruntime-node' | 'sharp' | 'webgpu';
 
@@ -49,10 +50,31 @@ export function ownRoot(from: string = __dirname): string | undefined {
   return undefined;
 }
 
+/** This extension's version (from the package.json ownRoot finds), or 'unknown'. */
+export function ownVersion(root: string | undefined = ownRoot()): string {
+  try {
+    return root ? String(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version) : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * The `node_modules` folders Node searches for a package required from `dir`: its own, then each
+ * ancestor's up to the root (a notebook in `notebooks/`, a monorepo, the CLI run in a subfolder).
+ */
+export function ancestorModuleDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (path.basename(d) !== 'node_modules') out.push(path.join(d, 'node_modules'));
+    if (path.dirname(d) === d) return out;
+  }
+}
+
 /** The `node_modules` folders searched for engines, in order, each once. */
 export function engineDirs(env: NodeJS.ProcessEnv = process.env, root: string | undefined = ownRoot()): string[] {
   const own = root ? [path.join(root, 'dist', 'node_modules'), path.join(root, 'node_modules')] : [];
-  const workspace = (env[ENV_DIRS] ?? '').split(path.delimiter).filter(Boolean).map((d) => (path.basename(d) === 'node_modules' ? d : path.join(d, 'node_modules')));
+  const workspace = (env[ENV_DIRS] ?? '').split(path.delimiter).filter(Boolean).flatMap(ancestorModuleDirs);
   const ordered = env[ENV_ORDER] === 'workspace' ? [...workspace, ...own] : [...own, ...workspace];
   return [...new Set(ordered.map((d) => path.resolve(d)))];
 }
@@ -76,20 +98,37 @@ export interface EngineFound {
   /** The package folder it was found in. */
   dir: string;
   version: string;
+  /** Its entry point (the file `require(dir)` loads). */
+  entry: string;
 }
 
-/** The first folder that has the package, or undefined. */
-export function findEngine(name: string, dirs: string[] = engineDirs()): EngineFound | undefined {
-  for (const d of dirs) {
-    const pj = path.join(d, name, 'package.json');
-    if (!existsSync(pj)) continue;
-    try {
-      return { dir: path.dirname(pj), version: String(JSON.parse(readFileSync(pj, 'utf8')).version ?? '?') };
-    } catch {
-      // unreadable: keep looking
+/**
+ * The package in the first of `places` that has it, or undefined: the one lookup for native
+ * packages, so backend selection and tl's engines load the same copy. Each place is a
+ * `node_modules` folder, a folder holding one, or the package folder itself; nothing else is
+ * searched (engineDirs lists the ancestors), so a report can say exactly where it looked.
+ */
+export function findEngine(name: string, places: string[] = engineDirs()): EngineFound | undefined {
+  for (const p of places.filter(Boolean)) {
+    for (const dir of [path.join(p, name), p, path.join(p, 'node_modules', name)]) {
+      const found = packageAt(dir, name);
+      if (found) return found;
     }
   }
   return undefined;
+}
+
+/** The package `name` if `dir` holds it and its entry point resolves. */
+function packageAt(dir: string, name: string): EngineFound | undefined {
+  const pj = path.join(dir, 'package.json');
+  if (!existsSync(pj)) return undefined;
+  try {
+    const meta = JSON.parse(readFileSync(pj, 'utf8'));
+    if (meta.name !== name) return undefined;
+    return { dir, version: String(meta.version ?? '?'), entry: createRequire(pj).resolve(dir) };
+  } catch {
+    return undefined; // unreadable package.json or no entry point: keep looking
+  }
 }
 
 export interface EngineLoad<T> {
@@ -115,20 +154,28 @@ export function missingReason(name: string, lookedIn: string[], manifest: Packag
   return `${name} is not installed (${where}).`;
 }
 
-/** Loads a CommonJS engine from the first folder that has it. Never throws; the result says why not. */
-export function requireEngine<T>(name: EngineName): EngineLoad<T> {
-  const hit = cache.get(name) as EngineLoad<T> | undefined;
-  if (hit) return hit;
+/** Where engine `name` is, or why it is not there: the search requireEngine and importEngine share. */
+function locate<T>(name: EngineName): EngineLoad<T> {
   const lookedIn = engineDirs();
   const found = findEngine(name, lookedIn);
-  let result: EngineLoad<T>;
-  if (!found) {
-    result = { lookedIn, error: missingReason(name, lookedIn) };
-  } else {
+  return found ? { lookedIn, found } : { lookedIn, error: missingReason(name, lookedIn) };
+}
+
+function loadFailed(name: EngineName, found: EngineFound, e: unknown): string {
+  return `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}`;
+}
+
+/** Loads a CommonJS engine from the first folder that has it. Never throws; the result says why not. */
+export function requireEngine<T>(name: EngineName): EngineLoad<T> {
+  let result = cache.get(name) as EngineLoad<T> | undefined;
+  if (result) return result;
+  result = locate<T>(name);
+  const { found } = result;
+  if (found) {
     try {
-      result = { lookedIn, found, module: createRequire(path.join(found.dir, 'package.json'))(found.dir) as T };
+      result.module = createRequire(found.entry)(found.entry) as T;
     } catch (e) {
-      result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
+      result.error = loadFailed(name, found, e);
     }
   }
   cache.set(name, result);
@@ -137,19 +184,15 @@ export function requireEngine<T>(name: EngineName): EngineLoad<T> {
 
 /** Loads an ES-module engine (the `webgpu` package) from the first folder that has it. */
 export async function importEngine<T>(name: EngineName): Promise<EngineLoad<T>> {
-  const hit = cache.get(name) as EngineLoad<T> | undefined;
-  if (hit) return hit;
-  const lookedIn = engineDirs();
-  const found = findEngine(name, lookedIn);
-  let result: EngineLoad<T>;
-  if (!found) {
-    result = { lookedIn, error: missingReason(name, lookedIn) };
-  } else {
+  let result = cache.get(name) as EngineLoad<T> | undefined;
+  if (result) return result;
+  result = locate<T>(name);
+  const { found } = result;
+  if (found) {
     try {
-      const entry = createRequire(path.join(found.dir, 'package.json')).resolve(found.dir);
-      result = { lookedIn, found, module: (await dynamicImport(pathToFileURL(entry).href)) as T };
+      result.module = (await dynamicImport(pathToFileURL(found.entry).href)) as T;
     } catch (e) {
-      result = { lookedIn, found, error: `${name} ${found.version} in ${found.dir} did not load: ${firstLine(e)}` };
+      result.error = loadFailed(name, found, e);
     }
   }
   cache.set(name, result);
@@ -157,8 +200,3 @@ export async function importEngine<T>(name: EngineName): Promise<EngineLoad<T>> 
 }
 
 const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>;
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n').find((l) => l.trim())?.trim() ?? msg;
-}

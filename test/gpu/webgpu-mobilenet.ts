@@ -9,10 +9,10 @@
  * any validation error.
  */
 import * as tf from '@tensorflow/tfjs';
-import { makeNodeLoaderHost, resolveIn } from '../../src/runtime/nodeHost';
+import { makeNodeLoaderHost } from '../../src/runtime/nodeHost';
 import { mobileNetV2Like } from '../../src/tl/builders';
 import { webgpuMaxBatch } from '../../src/tl/device';
-import { engineDirs } from '../../src/tl/engines';
+import { engineDirs, findEngine } from '../../src/tl/engines';
 
 const size = Number(process.argv[2] ?? 224);
 const batch = Number(process.argv[3] ?? 8);
@@ -50,7 +50,7 @@ async function run(): Promise<{ out: Float32Array; grads: Float32Array[]; names:
 
 async function main(): Promise<void> {
   const host = makeNodeLoaderHost();
-  const resolved = resolveIn('webgpu', engineDirs());
+  const resolved = findEngine('webgpu', engineDirs())?.entry;
   if (!resolved) throw new Error(`the webgpu package is not installed (looked in ${engineDirs().join(', ')})`);
   const errors: string[] = [];
   const info = await host.prepareWebGpu(host.load(resolved), true);

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
 import { load, cacheFolderFor, type LoadOptions } from '../../src/tl/models';
 import { tmpDir, useCpu } from './tl-fixtures';
+import { inCellRun, InterruptedError, requestInterrupt } from '../../src/tl/output';
 import { playground, type Playground } from './tl-hostile-fixtures';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -238,6 +239,34 @@ test('a download killed part-way leaves nothing behind for the next one', async 
   fs.writeFileSync(path.join(stale, 'w.bin'), 'half');
   (await load(url, { cacheDir: cache, onProgress: () => undefined })).dispose();
   assert.ok(!fs.existsSync(stale), 'stale staging folder removed');
+});
+
+test('interrupting tl.load(url) stops the download: the connection closes, no model is built, nothing is cached', async () => {
+  let closed = false;
+  let sent = 0;
+  const url = serveModel('interrupted', () => undefined, (req, res) => {
+    res.writeHead(200, { 'content-length': pg.bin.length });
+    req.socket.on('close', () => (closed = true));
+    const t = setInterval(() => {
+      if (sent >= pg.bin.length || res.destroyed) return clearInterval(t);
+      res.write(pg.bin.subarray(sent, ++sent));
+    }, 40);
+  });
+  const run = 4242;
+  // Patient limits: without the interrupt the trickle would finish (60 bytes in about 2.4 s) and build the model.
+  const loading = inCellRun(run, 'cell-interrupt', () => load(url, { cacheDir: cache, onProgress: () => undefined, download: { stallTimeoutMs: 10_000, minBytesPerSecond: 1 } }));
+  const outcome = loading.then((m) => (m.dispose(), 'loaded'), (e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 400));
+  const t0 = performance.now();
+  requestInterrupt(run);
+  const e = await outcome;
+  assert.ok(e instanceof InterruptedError, `expected an InterruptedError, got ${e instanceof Error ? e.message : String(e)}`);
+  assert.ok(performance.now() - t0 < 500, 'the download stops at once');
+  const sentAtStop = sent;
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(closed, 'the connection to the server is closed');
+  assert.ok(sent < pg.bin.length && sent <= sentAtStop + 1, `the server stopped sending (${sent} of ${pg.bin.length} bytes)`);
+  assert.ok(!fs.existsSync(path.join(cacheFolderFor(url, cache), 'model.json')), 'nothing cached');
 });
 
 test('no staging folders or temporary files are left by the failed downloads', () => {

@@ -226,6 +226,14 @@ test('a missing weight file inside the folder is named', async () => {
   await assert.rejects(load(dir), (e: Error) => e.message.includes(path.join(dir, 'gone.bin')) && /is missing/.test(e.message));
 });
 
+test('a weight file name with a bidi override, a C1 control or a line separator is escaped in the error', async () => {
+  const name = '../evil\u202egnp\u0085\u2028.bin';
+  const dir = variant(pg, withPath(name));
+  const message = await load(dir).then(() => 'loaded', (e: Error) => e.message);
+  assert.match(message, /weightsManifest\[0\]\.paths\[0\] "\.\.\/evil\\u202egnp\\u0085\\u2028\.bin"/);
+  assert.doesNotMatch(message, /[\u0085\u2028\u202e]/, 'no raw control character reaches the terminal');
+});
+
 test('tl.save of a loaded model writes only its own weights', async () => {
   const m = (await load(pg.valid)) as tf.LayersModel;
   const out = path.join(pg.root, 'saved');

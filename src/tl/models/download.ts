@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import type * as tf from '@tensorflow/tfjs';
 import type { ZooEntry } from './zoo';
-import { getOutputSink } from '../output';
+import { getOutputSink, throwIfInterrupted } from '../output';
 import type { DisplayHandle } from '../../common/display';
 import { TEXT_PLAIN } from '../../common/mime';
 import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
@@ -183,6 +183,7 @@ export async function downloadModel(
   await fsp.mkdir(stage, { recursive: true });
   try {
     await fetchInto(stage, jsonUrl, opts);
+    throwIfInterrupted(); // interrupted as the last file arrived: the staging folder goes, as on any failure
     const old = `${dir}.old-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
     const hadOld = fs.existsSync(dir);
     if (hadOld) await fsp.rename(dir, old);

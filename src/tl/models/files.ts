@@ -9,6 +9,7 @@ import { maxModelBytes } from './safety/budget';
 import { sizeManifest, type SizedManifest } from './safety/manifest';
 import { readLocalWeights, readModelFile } from './safety/weightFiles';
 import { checkGraphTopology } from './safety/topology';
+import { errMsg } from '../util/text';
 import type { DownloadLimits } from './safety/http';
 
 export interface LoadProgress {
@@ -71,10 +72,6 @@ export function parseJson(text: string, where: string): unknown {
   } catch (e) {
     throw new Error(`${where} is not valid JSON (${errMsg(e)}); is it a TF.js model.json?`);
   }
-}
-
-export function errMsg(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 export interface ReadResult {

@@ -17,8 +17,10 @@ import { isOnnxPath, loadOnnx } from '../onnx/load';
 import type { FeatureExtractor } from '../onnx/extractor';
 import { budgetHint, formatBytes, maxModelBytes } from './safety/budget';
 import { withBuildGuard } from './safety/buildGuard';
-import { errMsg, isFile, readModelArtifacts, type LoadOptions, type ReadResult } from './files';
+import { isFile, readModelArtifacts, type LoadOptions, type ReadResult } from './files';
+import { errMsg } from '../util/text';
 import { downloadModel } from './download';
+import { throwIfInterrupted } from '../output';
 import { bundledModelsDir, bundledNames, isDir } from './cache';
 import { isLayersModel, type AnyModel } from './kinds';
 import { inferInputSize, readSavedMeta } from './savedMeta';
@@ -136,6 +138,7 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
 
   if (/^https?:\/\//i.test(s)) {
     const file = await downloadModel(s, opts);
+    throwIfInterrupted(); // no model is built for a cell that was interrupted
     return loadFromFile(file, { name: s, source: 'url' }, maxBytes);
   }
   if (/^file:\/\//i.test(s)) {
@@ -158,6 +161,7 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
   const entry = findZooEntry(s);
   if (entry) {
     const file = await downloadModel(entry.url, { ...opts, known: entry.files });
+    throwIfInterrupted();
     const model = await loadFromFile(file, {
       name: entry.name,
       source: 'zoo',

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { convertToOnnx, type ConvertOptions, type OnnxConversion } from './convert';
 import { tryLoadOrt, ortLoadError } from './ort';
+import { writeFileAtomicSync } from '../util/atomic';
 
 export { convertToOnnx, describeConversion, UnsupportedLayerError } from './convert';
 export type { ConvertOptions, OnnxConversion, ValueSpec } from './convert';
@@ -31,9 +32,7 @@ export function toOnnx(model: tf.LayersModel, opts: ConvertOptions & { file?: st
     if (c.tail) throw new Error(`toOnnx: layer '${c.stop?.layer}' (${c.stop?.className}) ${c.stop?.kind === 'unsupported' ? `cannot be converted (${c.stop.reason})` : 'ends the conversion'}; a .onnx file of only part of the model was not written.`);
     const file = path.resolve(opts.file);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, c.onnx);
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, c.onnx);
   }
   return c;
 }

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import { requireEngine } from '../engines';
+import { firstLine } from '../util/text';
 import { gpuAdapters } from '../gpu';
 
 export type OrtModule = typeof Ort;
@@ -147,11 +148,6 @@ export async function providerPlan(order: readonly ProviderName[] = envProviders
   const plan: ProviderPlan[] = [];
   for (const provider of order) plan.push({ provider, skip: await precheck(provider, supported) });
   return plan;
-}
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n').find((l) => l.trim())?.trim() ?? msg;
 }
 
 /**

@@ -17,3 +17,14 @@ export function describeValue(x: unknown): string {
   const ctor = (x as { constructor?: { name?: string } }).constructor?.name;
   return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
 }
+
+/** The message of a thrown value (an Error's message, anything else as a string). */
+export function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The first non-blank line of a thrown value's message: native loaders' errors run to many lines. */
+export function firstLine(e: unknown): string {
+  const msg = errMsg(e);
+  return msg.split('\n').find((l) => l.trim())?.trim() ?? msg;
+}

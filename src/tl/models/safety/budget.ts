@@ -4,6 +4,7 @@
  * reads the same variable, and `tl.load(src, { maxBytes })` overrides both for one call.
  */
 
+import { terminalJson } from '../../../common/terminal';
 import { DEFAULT_MAX_MODEL_MB, MAX_MODEL_BYTES_ENV } from '../../../common/modelBudget';
 
 export const DEFAULT_MAX_MODEL_BYTES = DEFAULT_MAX_MODEL_MB * 1024 * 1024;
@@ -40,9 +41,9 @@ export function budgetHint(max: number): string {
   return `the loading budget is ${formatBytes(max)} (raise it with tl.load(source, { maxBytes }) or the transferLab.maxModelSizeMB setting)`;
 }
 
-/** Text from a model file as it may appear in an error: quoted, escaped, and short. */
+/** Text from a model file as it may appear in an error: quoted, escaped (terminal controls too), and short. */
 export function quote(s: unknown, max = 120): string {
   const text = typeof s === 'string' ? s : String(s);
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return JSON.stringify(cut);
+  return terminalJson(cut);
 }

@@ -4,6 +4,8 @@
  * the size it was allowed. Weight URLs from a manifest stay on the origin of their model.json.
  */
 import { formatBytes, quote } from './budget';
+import { errMsg } from '../../util/text';
+import { currentCellRun, InterruptedError, isRunInterrupted, onInterrupt, throwIfInterrupted } from '../../output';
 
 export interface DownloadLimits {
   /** Time to wait for the response headers (connecting included). Default 30 s. */
@@ -51,10 +53,9 @@ export function sameOriginWeightUrl(p: string, modelUrl: string, label: string):
   return u.toString();
 }
 
-function errMsg(e: unknown): string {
-  const cause = (e as { cause?: unknown })?.cause;
-  const inner = cause ?? e;
-  return inner instanceof Error ? inner.message : String(inner);
+/** fetch's own message is "fetch failed": what went wrong is its cause. */
+function fetchError(e: unknown): string {
+  return errMsg((e as { cause?: unknown })?.cause ?? e);
 }
 
 export interface OpenResponse {
@@ -75,7 +76,7 @@ export async function openUrl(url: string, limits: Required<DownloadLimits>): Pr
   try {
     res = await fetch(url, { redirect: 'follow', signal: ac.signal });
   } catch (e) {
-    throw new Error(`Could not download ${url}: ${timedOut ? `no answer within ${seconds(limits.connectTimeoutMs)} (connect timeout)` : errMsg(e)}`);
+    throw new Error(`Could not download ${url}: ${timedOut ? `no answer within ${seconds(limits.connectTimeoutMs)} (connect timeout)` : fetchError(e)}`);
   } finally {
     clearTimeout(timer);
   }
@@ -93,6 +94,34 @@ export function declaredLength(res: Response): number | undefined {
   const len = res.headers.get('content-length');
   const n = len == null ? NaN : Number(len);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Resolves `woken` when the running cell is interrupted, so a read waiting on a slow server does not
+ * hold the interrupt until its next chunk. `off` removes the listener.
+ */
+function interruptWake(): { woken: Promise<'interrupted'>; off(): void } {
+  const run = currentCellRun()?.run;
+  let wake!: () => void;
+  const woken = new Promise<'interrupted'>((resolve) => (wake = () => resolve('interrupted')));
+  const off = onInterrupt(() => {
+    if (isRunInterrupted(run)) wake();
+  });
+  return { woken, off };
+}
+
+type Reader = ReadableStreamDefaultReader<Uint8Array>;
+type Next = Awaited<ReturnType<Reader['read']>> | 'stalled' | 'interrupted';
+
+/** The next chunk of the body, or 'stalled' after `stallTimeoutMs` without one, or 'interrupted'. */
+async function nextChunk(reader: Reader, stallTimeoutMs: number, woken: Promise<'interrupted'>): Promise<Next> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), stallTimeoutMs)));
+  try {
+    return await Promise.race([reader.read(), stalled, woken]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface BodyOptions {
@@ -121,41 +150,52 @@ export async function readBody(url: string, open: OpenResponse, o: BodyOptions):
   let loaded = 0;
   let windowStart = Date.now();
   let windowBytes = 0;
-  const fail = (why: string): never => {
+  const stop = (): void => {
     open.abort();
     void reader.cancel().catch(() => undefined);
+  };
+  const fail = (why: string): never => {
+    stop();
     throw new Error(`Download of ${url} ${why} after ${formatBytes(loaded)}${declared !== undefined ? ` of ${formatBytes(declared)}` : ''}.`);
   };
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<'stalled'>((resolve) => (timer = setTimeout(() => resolve('stalled'), stallTimeoutMs)));
-    let chunk: Awaited<ReturnType<typeof reader.read>> | 'stalled';
-    try {
-      chunk = await Promise.race([reader.read(), stalled]);
-    } catch (e) {
-      return fail(`broke off (${errMsg(e)})`);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (chunk === 'stalled') return fail(`stalled: no data for ${seconds(stallTimeoutMs)}`);
-    if (chunk.done) break;
-    loaded += chunk.value.length;
-    windowBytes += chunk.value.length;
-    if (loaded > o.maxBytes) return fail(`stopped: it is larger than ${o.maxWhy}`);
-    try {
-      await o.onChunk(chunk.value, loaded);
-    } catch (e) {
-      open.abort();
-      throw e;
-    }
-    const elapsed = Date.now() - windowStart;
-    if (elapsed >= stallTimeoutMs) {
-      if ((windowBytes * 1000) / elapsed < minBytesPerSecond) {
-        return fail(`is too slow: ${windowBytes} bytes in ${seconds(elapsed)} (less than ${formatBytes(minBytesPerSecond)}/s)`);
+  const interrupt = interruptWake();
+  try {
+    for (;;) {
+      let chunk: Next;
+      try {
+        chunk = await nextChunk(reader, stallTimeoutMs, interrupt.woken);
+      } catch (e) {
+        throwIfInterrupted(stop);
+        return fail(`broke off (${fetchError(e)})`);
       }
-      windowStart = Date.now();
-      windowBytes = 0;
+      // The cell was interrupted: the download stops here rather than carry on for a model nobody holds.
+      throwIfInterrupted(stop);
+      if (chunk === 'interrupted') {
+        stop();
+        throw new InterruptedError();
+      }
+      if (chunk === 'stalled') return fail(`stalled: no data for ${seconds(stallTimeoutMs)}`);
+      if (chunk.done) break;
+      loaded += chunk.value.length;
+      windowBytes += chunk.value.length;
+      if (loaded > o.maxBytes) return fail(`stopped: it is larger than ${o.maxWhy}`);
+      try {
+        await o.onChunk(chunk.value, loaded);
+      } catch (e) {
+        open.abort();
+        throw e;
+      }
+      const elapsed = Date.now() - windowStart;
+      if (elapsed >= stallTimeoutMs) {
+        if ((windowBytes * 1000) / elapsed < minBytesPerSecond) {
+          return fail(`is too slow: ${windowBytes} bytes in ${seconds(elapsed)} (less than ${formatBytes(minBytesPerSecond)}/s)`);
+        }
+        windowStart = Date.now();
+        windowBytes = 0;
+      }
     }
+  } finally {
+    interrupt.off();
   }
   if (declared !== undefined && loaded !== declared) {
     throw new Error(`Download of ${url} is truncated: received ${loaded} of ${declared} bytes.`);
