@@ -4,6 +4,7 @@ import { BACKEND_NAMES, type BackendName } from '../common/protocol';
 import { terminalJson, terminalName, terminalText } from '../common/terminal';
 import { formatPredictions, predictImages } from './predict';
 import { runNotebook, type RunSummary } from './run';
+import { MAX_TIMEOUT_SECONDS } from './runLimits';
 
 const USAGE = `Usage:
   transfer-lab run <notebook.ipynb> (--out <out.ipynb> | --in-place) [--timeout <seconds>]
@@ -39,6 +40,8 @@ function timeoutOption(args: string[]): number | undefined {
   if (raw === undefined) return undefined;
   const seconds = Number(raw);
   if (!(seconds > 0) || !Number.isFinite(seconds)) throw new Error(`--timeout needs a number of seconds above 0, not "${terminalName(raw)}"`);
+  // Node's timers hold at most 2^31-1 ms; a longer delay fires at once and would interrupt every cell.
+  if (seconds > MAX_TIMEOUT_SECONDS) throw new Error(`--timeout ${terminalName(raw)} is too long: at most ${MAX_TIMEOUT_SECONDS} seconds (about 24 days); leave --timeout out for no limit`);
   return seconds;
 }
 

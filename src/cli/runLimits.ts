@@ -10,6 +10,8 @@ import type { CellError } from '../common/protocol';
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
 
+/** The longest --timeout: Node's timers hold at most 2^31-1 ms (a longer one fires at once). */
+export const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 /** How long an interrupted cell may take to end before its kernel is killed. */
 const INTERRUPT_GRACE_MS = 2000;
 /** After a signal, the longest wait for the cell to end (a fit may ask for longer). */

@@ -110,11 +110,29 @@ test('--timeout kills a kernel stuck in synchronous code and says so', async () 
   assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
 });
 
-test('--timeout needs a positive number', () => {
+test('--timeout needs a positive number no larger than a timer can hold, checked before anything runs', () => {
   const input = fixture('marker');
-  const r = cliSync([input, '--out', 'x.ipynb', '--timeout', 'soon'], path.dirname(input));
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /--timeout needs a number of seconds above 0, not "soon"/);
+  const dir = path.dirname(input);
+  const cases: [string, RegExp][] = [
+    ['soon', /--timeout needs a number of seconds above 0, not "soon"/],
+    ['0', /--timeout needs a number of seconds above 0, not "0"/],
+    ['-5', /--timeout needs a number of seconds above 0, not "-5"/],
+    ['Infinity', /--timeout needs a number of seconds above 0, not "Infinity"/],
+    ['NaN', /--timeout needs a number of seconds above 0, not "NaN"/],
+    // Over 2^31-1 ms Node fires a timer at once: every cell would be interrupted as it starts.
+    ['2147484', /--timeout 2147484 is too long: at most 2147483 seconds/],
+    ['1e10', /--timeout 1e10 is too long: at most 2147483 seconds/],
+  ];
+  for (const [value, message] of cases) {
+    const r = cliSync([input, '--out', 'x.ipynb', '--timeout', value], dir);
+    assert.equal(r.status, 2, `${value}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(existsSync(path.join(dir, 'ran.marker')), false, `--timeout ${value}: a cell ran`);
+  }
+  // The largest value is a real limit: the cell runs to its end, not interrupted at once.
+  const r = cliSync([input, '--out', 'x.ipynb', '--timeout', '2147483', '--quiet'], dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(existsSync(path.join(dir, 'ran.marker')), true);
 });
 
 /** Starts a run, waits until the kernel prints its pid, then signals the runner. */
