@@ -12,7 +12,8 @@ const USAGE = `Usage:
       Runs every code cell with the Transfer Lab kernel and writes the outputs into --out (checked
       before the run), or into the notebook itself with --in-place. Stops at the first failing cell
       and exits 1, after writing the outputs so far; cells after it keep what they had.
-      --timeout interrupts a cell that runs longer (then kills the kernel if it does not answer).
+      --timeout interrupts a cell that runs longer (at most 2147483 s), then kills the kernel if the
+      cell does not answer or does not end.
       SIGINT, SIGTERM and SIGHUP write the notebook with what ran, end the kernel and exit 128+n.
       --verbose also prints what native libraries (CUDA, Dawn) write to the kernel's console.
   transfer-lab predict <exported model dir> <image> [<image>...] [--top 3] [--json] [--backend ...]

@@ -23,8 +23,8 @@ function fixture(name: string): string {
   return file;
 }
 
-function cliSync(args: string[], cwd: string): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8', cwd, timeout: 60_000 });
+function cliSync(args: string[], cwd: string, timeout = 60_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8', cwd, timeout });
 }
 
 function codeCells(file: string): any[] {
@@ -107,6 +107,39 @@ test('--timeout kills a kernel stuck in synchronous code and says so', async () 
   const [pid, spins] = codeCells(out);
   assert.equal(text(spins.outputs[0]), 'spinning\n');
   assert.match(spins.outputs.at(-1).evalue, /ran longer than --timeout 1 s; it did not answer the interrupt within 2 s, so the kernel process was killed/);
+  assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
+});
+
+test('--timeout interrupts a cell whose value never finishes displaying', async () => {
+  const input = fixture('display-hangs');
+  const out = input.replace(/\.ipynb$/, '.out.ipynb');
+  const started = Date.now();
+  const r = cliSync([input, '--out', out, '--backend', 'cpu', '--timeout', '3'], path.dirname(input), 40_000);
+  assert.equal(r.status, 1, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+  assert.ok(Date.now() - started < 30_000, 'bounded by the timeout');
+  const [pid, shows, after] = codeCells(out);
+  assert.equal(text(shows.outputs[0]), 'showing\n');
+  const err = shows.outputs.at(-1);
+  assert.equal(err.ename, 'CellTimeoutError');
+  // The kernel ends the cell itself: the display step is interruptible, the kernel lives.
+  assert.equal(err.evalue, 'Cell 2 ran longer than --timeout 3 s; it was interrupted.');
+  assert.equal(text(after.outputs[0]), 'output from an earlier run\n');
+  assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
+});
+
+test('--timeout kills a kernel that answers the interrupt but whose cell never ends, and says so', async () => {
+  const input = fixture('fit-never-ends');
+  const out = input.replace(/\.ipynb$/, '.out.ipynb');
+  const started = Date.now();
+  const r = cliSync([input, '--out', out, '--backend', 'cpu', '--timeout', '3'], path.dirname(input), 40_000);
+  assert.equal(r.status, 1, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+  assert.ok(Date.now() - started < 30_000, 'bounded by the timeout and the kill deadline');
+  const [pid, fits, after] = codeCells(out);
+  assert.equal(text(fits.outputs.find((o: any) => o.name === 'stdout')), 'fitting\n');
+  const err = fits.outputs.at(-1);
+  assert.equal(err.ename, 'CellTimeoutError');
+  assert.match(err.evalue, /^Cell 2 ran longer than --timeout 3 s; it answered the interrupt but did not end within \d+ s, so the kernel process was killed\.$/);
+  assert.equal(text(after.outputs[0]), 'output from an earlier run\n');
   assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
 });
 
