@@ -4,6 +4,7 @@ import { BACKEND_NAMES, type BackendName } from '../common/protocol';
 import { terminalJson, terminalName, terminalText } from '../common/terminal';
 import { formatPredictions, predictImages } from './predict';
 import { runNotebook, type RunSummary } from './run';
+import { MAX_TIMEOUT_SECONDS } from './runLimits';
 
 const USAGE = `Usage:
   transfer-lab run <notebook.ipynb> (--out <out.ipynb> | --in-place) [--timeout <seconds>]
@@ -11,7 +12,8 @@ const USAGE = `Usage:
       Runs every code cell with the Transfer Lab kernel and writes the outputs into --out (checked
       before the run), or into the notebook itself with --in-place. Stops at the first failing cell
       and exits 1, after writing the outputs so far; cells after it keep what they had.
-      --timeout interrupts a cell that runs longer (then kills the kernel if it does not answer).
+      --timeout interrupts a cell that runs longer (at most 2147483 s), then kills the kernel if the
+      cell does not answer or does not end.
       SIGINT, SIGTERM and SIGHUP write the notebook with what ran, end the kernel and exit 128+n.
       --verbose also prints what native libraries (CUDA, Dawn) write to the kernel's console.
   transfer-lab predict <exported model dir> <image> [<image>...] [--top 3] [--json] [--backend ...]
@@ -39,6 +41,8 @@ function timeoutOption(args: string[]): number | undefined {
   if (raw === undefined) return undefined;
   const seconds = Number(raw);
   if (!(seconds > 0) || !Number.isFinite(seconds)) throw new Error(`--timeout needs a number of seconds above 0, not "${terminalName(raw)}"`);
+  // Node's timers hold at most 2^31-1 ms; a longer delay fires at once and would interrupt every cell.
+  if (seconds > MAX_TIMEOUT_SECONDS) throw new Error(`--timeout ${terminalName(raw)} is too long: at most ${MAX_TIMEOUT_SECONDS} seconds (about 24 days); leave --timeout out for no limit`);
   return seconds;
 }
 

@@ -167,10 +167,10 @@ class CellRunner {
     }
     if (this.opts.echo) this.write(`\n── ${cellName} [${count}] ──\n`);
     const run = this.client.execute(source, language as KernelLanguage, cellName, collectOutputs(outputs, count, this.opts, fail));
-    const { result, timedOut } = await this.limits.withTimeout(this.opts.timeoutSeconds, run);
+    const { result, timedOut, endWaitMs } = await this.limits.withTimeout(this.opts.timeoutSeconds, run);
     if (this.opts.echo) echoResults(outputs, this.write);
     this.state.executed++;
-    const error = cellError(result, cellName, this.limits, timedOut ? this.opts.timeoutSeconds : undefined);
+    const error = cellError(result, cellName, this.limits, timedOut ? { seconds: this.opts.timeoutSeconds!, endWaitMs } : undefined);
     if (error) fail(error, this.limits.signal ? 'stopped' : timedOut ? 'timed out' : result.status);
     // Join stream chunks as nbformat lines.
     for (const o of outputs) if (o.output_type === 'stream' && typeof o.text === 'string') o.text = o.text.split(/(?<=\n)/);
@@ -185,9 +185,9 @@ class CellRunner {
 }
 
 /** What the notebook records for a cell that did not end well: a signal or a time limit say so first. */
-function cellError(result: CellResult, cellName: string, limits: RunLimits, timeoutSeconds: number | undefined): CellError | undefined {
+function cellError(result: CellResult, cellName: string, limits: RunLimits, timeout: { seconds: number; endWaitMs?: number } | undefined): CellError | undefined {
   if (limits.signal && result.status !== 'ok') return stoppedError(cellName, limits.signal);
-  if (timeoutSeconds !== undefined && result.status !== 'ok') return timeoutError(cellName, timeoutSeconds, result.status);
+  if (timeout && result.status !== 'ok') return timeoutError(cellName, timeout.seconds, result.status, timeout.endWaitMs);
   return result.status === 'ok' ? undefined : result.error;
 }
 

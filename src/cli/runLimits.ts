@@ -10,6 +10,8 @@ import type { CellError } from '../common/protocol';
 export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type StopSignal = (typeof STOP_SIGNALS)[number];
 
+/** The longest --timeout: Node's timers hold at most 2^31-1 ms (a longer one fires at once). */
+export const MAX_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 /** How long an interrupted cell may take to end before its kernel is killed. */
 const INTERRUPT_GRACE_MS = 2000;
 /** After a signal, the longest wait for the cell to end (a fit may ask for longer). */
@@ -56,27 +58,43 @@ export class RunLimits {
   }
 
   /**
-   * Waits for a cell, interrupting it after `seconds` (and killing the kernel when the interrupt
-   * is not answered). Says whether the limit was reached.
+   * Waits for a cell, interrupting it after `seconds`. The kernel is killed when the interrupt is
+   * not answered, or when it is answered but the cell still does not end (`endWaitMs`: how long
+   * that wait was). Says whether the limit was reached.
    */
-  async withTimeout<T>(seconds: number | undefined, cell: Promise<T>): Promise<{ result: T; timedOut: boolean }> {
+  async withTimeout<T>(seconds: number | undefined, cell: Promise<T>): Promise<{ result: T; timedOut: boolean; endWaitMs?: number }> {
     if (!seconds) return { result: await cell, timedOut: false };
     let timedOut = false;
-    const timer = setTimeout(() => {
+    let endWaitMs: number | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const timer = setTimeout(async () => {
       timedOut = true;
-      void this.client.interrupt(INTERRUPT_GRACE_MS);
+      if ((await this.client.interrupt(INTERRUPT_GRACE_MS)) !== 'interrupted') return;
+      // Answered: the cell should end now (a fit after its batch). One that still does not is killed.
+      const wait = this.client.interruptWaitMs(SIGNAL_DEADLINE_MS);
+      deadline = setTimeout(() => {
+        endWaitMs = wait;
+        this.client.kill(`the cell did not end within ${(wait / 1000).toFixed(1)} s of the interrupt`);
+      }, wait);
     }, seconds * 1000);
     try {
-      return { result: await cell, timedOut };
+      const result = await cell;
+      return { result, timedOut, endWaitMs };
     } finally {
       clearTimeout(timer);
+      clearTimeout(deadline);
     }
   }
 }
 
-/** The error recorded on a cell stopped by --timeout. */
-export function timeoutError(cellName: string, seconds: number, status: string): CellError {
-  const how = status === 'died' ? `it did not answer the interrupt within ${INTERRUPT_GRACE_MS / 1000} s, so the kernel process was killed` : 'it was interrupted';
+/** The error recorded on a cell stopped by --timeout (`endWaitMs`: killed after answering the interrupt). */
+export function timeoutError(cellName: string, seconds: number, status: string, endWaitMs?: number): CellError {
+  const how =
+    status !== 'died'
+      ? 'it was interrupted'
+      : endWaitMs !== undefined
+        ? `it answered the interrupt but did not end within ${Math.round(endWaitMs / 1000)} s, so the kernel process was killed`
+        : `it did not answer the interrupt within ${INTERRUPT_GRACE_MS / 1000} s, so the kernel process was killed`;
   const evalue = `${cellName} ran longer than --timeout ${seconds} s; ${how}.`;
   return { ename: 'CellTimeoutError', evalue, traceback: [`CellTimeoutError: ${evalue}`] };
 }

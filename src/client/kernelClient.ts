@@ -224,9 +224,7 @@ export class KernelClient extends EventEmitter {
    */
   interrupt(timeoutMs: number): Promise<'interrupted' | 'killed' | 'idle'> {
     if (!this.alive || this.running.size === 0) return Promise.resolve('idle');
-    // During a fit the interrupt is read between batches: wait for a slow batch to end first.
-    const { activeFits, slowestBatchMs } = this.fitState;
-    const wait = activeFits > 0 ? Math.max(timeoutMs, 2 * slowestBatchMs + 2000) : timeoutMs;
+    const wait = this.interruptWaitMs(timeoutMs);
     return new Promise((resolve) => {
       const settle = (outcome: 'interrupted' | 'killed') => {
         clearTimeout(timer);
@@ -245,6 +243,12 @@ export class KernelClient extends EventEmitter {
       this.once('exit', onExit);
       this.sendRaw({ type: 'interrupt' });
     });
+  }
+
+  /** How long to wait for an interrupted cell: during a fit the interrupt is read between batches, so a slow batch may need longer. */
+  interruptWaitMs(timeoutMs: number): number {
+    const { activeFits, slowestBatchMs } = this.fitState;
+    return activeFits > 0 ? Math.max(timeoutMs, 2 * slowestBatchMs + 2000) : timeoutMs;
   }
 
   /** Kills the process; running cells end with `died`. */

@@ -135,7 +135,8 @@ async function execute(msg: Extract<HostMessage, { type: 'execute' }>): Promise<
     const interrupted = new Promise<never>((_, reject) => (interruptCell = reject));
     const value = await Promise.race([started.promise, interrupted]);
     flush();
-    const bundle = await toBundleAsync(value);
+    // A display method (or an image folder's thumbnails) may never settle: the interrupt ends it too.
+    const bundle = await Promise.race([toBundleAsync(value), interrupted]);
     if (bundle) send({ type: 'result', id: msg.id, bundle });
     send({ type: 'done', id: msg.id, status: 'ok' });
   } catch (e) {

@@ -23,8 +23,8 @@ function fixture(name: string): string {
   return file;
 }
 
-function cliSync(args: string[], cwd: string): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8', cwd, timeout: 60_000 });
+function cliSync(args: string[], cwd: string, timeout = 60_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [cli, 'run', ...args], { encoding: 'utf8', cwd, timeout });
 }
 
 function codeCells(file: string): any[] {
@@ -110,11 +110,62 @@ test('--timeout kills a kernel stuck in synchronous code and says so', async () 
   assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
 });
 
-test('--timeout needs a positive number', () => {
+test('--timeout interrupts a cell whose value never finishes displaying', async () => {
+  const input = fixture('display-hangs');
+  const out = input.replace(/\.ipynb$/, '.out.ipynb');
+  const started = Date.now();
+  const r = cliSync([input, '--out', out, '--backend', 'cpu', '--timeout', '3'], path.dirname(input), 40_000);
+  assert.equal(r.status, 1, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+  assert.ok(Date.now() - started < 30_000, 'bounded by the timeout');
+  const [pid, shows, after] = codeCells(out);
+  assert.equal(text(shows.outputs[0]), 'showing\n');
+  const err = shows.outputs.at(-1);
+  assert.equal(err.ename, 'CellTimeoutError');
+  // The kernel ends the cell itself: the display step is interruptible, the kernel lives.
+  assert.equal(err.evalue, 'Cell 2 ran longer than --timeout 3 s; it was interrupted.');
+  assert.equal(text(after.outputs[0]), 'output from an earlier run\n');
+  assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
+});
+
+test('--timeout kills a kernel that answers the interrupt but whose cell never ends, and says so', async () => {
+  const input = fixture('fit-never-ends');
+  const out = input.replace(/\.ipynb$/, '.out.ipynb');
+  const started = Date.now();
+  const r = cliSync([input, '--out', out, '--backend', 'cpu', '--timeout', '3'], path.dirname(input), 40_000);
+  assert.equal(r.status, 1, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+  assert.ok(Date.now() - started < 30_000, 'bounded by the timeout and the kill deadline');
+  const [pid, fits, after] = codeCells(out);
+  assert.equal(text(fits.outputs.find((o: any) => o.name === 'stdout')), 'fitting\n');
+  const err = fits.outputs.at(-1);
+  assert.equal(err.ename, 'CellTimeoutError');
+  assert.match(err.evalue, /^Cell 2 ran longer than --timeout 3 s; it answered the interrupt but did not end within \d+ s, so the kernel process was killed\.$/);
+  assert.equal(text(after.outputs[0]), 'output from an earlier run\n');
+  assert.ok(await gone(Number(/kernel pid (\d+)/.exec(text(pid.outputs[0]))![1]), 3000), 'the kernel process is gone');
+});
+
+test('--timeout needs a positive number no larger than a timer can hold, checked before anything runs', () => {
   const input = fixture('marker');
-  const r = cliSync([input, '--out', 'x.ipynb', '--timeout', 'soon'], path.dirname(input));
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /--timeout needs a number of seconds above 0, not "soon"/);
+  const dir = path.dirname(input);
+  const cases: [string, RegExp][] = [
+    ['soon', /--timeout needs a number of seconds above 0, not "soon"/],
+    ['0', /--timeout needs a number of seconds above 0, not "0"/],
+    ['-5', /--timeout needs a number of seconds above 0, not "-5"/],
+    ['Infinity', /--timeout needs a number of seconds above 0, not "Infinity"/],
+    ['NaN', /--timeout needs a number of seconds above 0, not "NaN"/],
+    // Over 2^31-1 ms Node fires a timer at once: every cell would be interrupted as it starts.
+    ['2147484', /--timeout 2147484 is too long: at most 2147483 seconds/],
+    ['1e10', /--timeout 1e10 is too long: at most 2147483 seconds/],
+  ];
+  for (const [value, message] of cases) {
+    const r = cliSync([input, '--out', 'x.ipynb', '--timeout', value], dir);
+    assert.equal(r.status, 2, `${value}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(existsSync(path.join(dir, 'ran.marker')), false, `--timeout ${value}: a cell ran`);
+  }
+  // The largest value is a real limit: the cell runs to its end, not interrupted at once.
+  const r = cliSync([input, '--out', 'x.ipynb', '--timeout', '2147483', '--quiet'], dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(existsSync(path.join(dir, 'ran.marker')), true);
 });
 
 /** Starts a run, waits until the kernel prints its pid, then signals the runner. */

@@ -99,11 +99,20 @@ for (const backend of ['wasm', 'cpu'] as const) {
       assert.equal((await exec(k, 'keep')).text, '41');
     });
 
+    test('a cell looping over fits shorter than the guard\'s yield interval still lets the event loop run (so an interrupt gets in)', async () => {
+      // Each fit is a few ms; tfjs itself yields only every 125 ms within one fit, so without one
+      // clock across fits no timer (and no IPC message) would run until the loop ends.
+      const r = await exec(k, "const small = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [2] })] });\nsmall.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });\nconst [a, b] = [tf.ones([4, 2]), tf.ones([4, 1])];\nlet turns = 0;\nconst ticker = setInterval(() => turns++, 0);\nconst started = Date.now();\nlet fits = 0;\nwhile (Date.now() - started < 600) { await small.fit(a, b, { epochs: 1, batchSize: 4 }); fits++; }\nclearInterval(ticker);\ntf.dispose([a, b, small]);\n`${fits > 1} ${turns > 0}`");
+      assert.equal(r.text, "'true true'", JSON.stringify(r.res));
+    });
+
     test('an interrupt that stops floating training code stays an interrupt, not an error', async () => {
       await exec(k, "const net = tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [4] })] });\nnet.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });\nconst xs = tf.randomNormal([256, 4]), ys = tf.randomNormal([256, 1]);");
       const p = exec(k, '(async () => { for (;;) await net.fit(xs, ys, { epochs: 1, batchSize: 8 }); })();\nawait new Promise(() => {});', 'Cell 8');
       await sleep(300);
-      assert.equal(await k.interrupt(5000), 'interrupted');
+      // The kernel answers within milliseconds (the test below checks why it can); a loaded machine
+      // (2 cores, other test files training at once) may still take seconds to schedule it.
+      assert.equal(await k.interrupt(30_000), 'interrupted');
       const r = await p;
       assert.equal(r.res.status, 'interrupted', JSON.stringify(r.res));
       await sleep(200);
