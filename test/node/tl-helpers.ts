@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import * as jpeg from 'jpeg-js';
 import type { DisplayHandle, MimeBundle, OutputSink } from '../../src/common/display';
+import { seededRandom } from '../../src/tl/data/split';
 
 const made: string[] = [];
 process.on('exit', () => {
@@ -19,20 +20,10 @@ export function tmpDir(prefix = 'tl-test-'): string {
   return d;
 }
 
-/** Deterministic pseudo-random numbers for pixel noise. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** RGBA pixels: a class-coloured image with a left-to-right gradient (so flips are visible) and noise. */
 export function classImage(w: number, h: number, colour: [number, number, number], seed: number): Uint8Array {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const data = new Uint8Array(w * h * 4);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {

@@ -5,24 +5,16 @@
  * mutated model's folder: every open/readFile is recorded while it runs, and the sentinel's bytes
  * must not appear in any loaded weight.
  */
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../../src/tl/data/split';
 import { load } from '../../src/tl/models';
 import { holdsSentinel, leaksOutside, playground, type Playground } from './tl-hostile-fixtures';
 import { writeGraphModel } from './tl-fixtures';
 
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = Record<string, any>;
 
@@ -335,7 +327,7 @@ export async function fuzz(count: number, seed: number, tag: string): Promise<Fu
     { json: JSON.parse(fs.readFileSync(path.join(graphDir, 'model.json'), 'utf8')) as Json, shard: fs.readFileSync(path.join(graphDir, 'w.bin')) },
   ];
   bases[1].json.weightsManifest[0].paths = ['group1-shard1of1.bin'];
-  const c: Ctx = { r: prng(seed), pg };
+  const c: Ctx = { r: seededRandom(seed), pg };
   const report: FuzzReport = { mutations: 0, loaded: 0, clearErrors: 0, unclear: [], hangs: [], outsideReads: [], crashes: [], sentinelLoaded: 0, longestMs: 0, longestOps: [], classes: new Map() };
   // What would end a kernel process is caught and counted here instead.
   let ops: string[] = [];
@@ -371,4 +363,15 @@ export function formatReport(r: FuzzReport, seed: number): string {
     ...r.outsideReads.slice(0, 10).map((u) => `  OUTSIDE [${u.ops.join(' + ')}]: ${u.file}`),
     ...r.crashes.slice(0, 10).map((u) => `  CRASH [${u.ops.join(' + ')}]: ${u.message}`),
   ].join('\n');
+}
+
+/** Each mutation loaded or failed with a clear error, fast, with nothing read from outside and no crash. */
+export function assertEveryMutationEndedWell(r: FuzzReport): void {
+  assert.deepEqual(r.hangs, []);
+  assert.deepEqual(r.crashes, []);
+  assert.deepEqual(r.outsideReads, []);
+  assert.equal(r.sentinelLoaded, 0);
+  assert.deepEqual(r.unclear, []);
+  assert.equal(r.loaded + r.clearErrors, r.mutations);
+  assert.ok(r.longestMs < 5000);
 }

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useCpu } from './tl-fixtures';
-import { fuzz, formatReport } from './tl-hostile-fuzz';
+import { assertEveryMutationEndedWell, fuzz, formatReport } from './tl-hostile-fuzz';
 
 const SEED = 0x7a11ab;
 
@@ -15,11 +15,5 @@ test('fuzz: 150 mutations of a model.json and its shard', async () => {
   const r = await fuzz(150, SEED, 'fuzz-fast');
   console.log(formatReport(r, SEED));
   assert.equal(r.mutations, 150);
-  assert.deepEqual(r.hangs, []);
-  assert.deepEqual(r.crashes, []);
-  assert.deepEqual(r.outsideReads, []);
-  assert.equal(r.sentinelLoaded, 0);
-  assert.deepEqual(r.unclear, []);
-  assert.equal(r.loaded + r.clearErrors, r.mutations);
-  assert.ok(r.longestMs < 5000);
+  assertEveryMutationEndedWell(r);
 });
