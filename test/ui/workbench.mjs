@@ -124,7 +124,10 @@ export async function cellStates(page) {
   return {
     success: await count('notebook-state-success'),
     error: await count('notebook-state-error'),
-    running: await nb.locator('.codicon-notebook-state-executing, .codicon-modifier-spin').count(),
+    // Only the cells: the notebook toolbar's kernel picker spins on its own while VS Code runs
+    // kernel detection or source actions, which says nothing about whether a cell still runs.
+    running: await nb.locator('.cell-list-container .codicon-notebook-state-executing, .cell-list-container .codicon-modifier-spin').count(),
+    toolbarSpinning: (await nb.locator('.notebook-toolbar-container .codicon-modifier-spin').count()) > 0,
   };
 }
 
