@@ -213,18 +213,26 @@ test('class weights: zero weights freeze training; balanced weights follow the c
   tf.dispose([xs, ys]);
 });
 
-test('NaN loss stops training with the epoch and batch named and the weights from the start of that epoch back', async () => {
-  const { xs, ys } = blobs(32);
-  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
-  // The reference: the same model after one clean epoch, which is where the run below must end up.
+/**
+ * A dense model after one clean epoch of `data` (the reference), and a fresh twin whose loss turns
+ * NaN at the `poisonAt`-th batch of its run (4 batches an epoch here).
+ */
+async function nanAfterOneCleanEpoch(data: Parameters<typeof fit>[1], poisonAt: number): Promise<{ ref: tf.LayersModel; m: tf.LayersModel }> {
   const ref = denseModel();
   ref.compile({ optimizer: 'adam', loss: poisonedLoss().loss });
   await fit(ref, data, { epochs: 1, shuffle: false, seed: 1, optimizer: 'adam', verbose: false });
-
   const p = poisonedLoss();
   const m = denseModel();
   m.compile({ optimizer: 'adam', loss: p.loss });
-  p.arm(4 + 2); // epoch 2, batch 2
+  p.arm(poisonAt);
+  return { ref, m };
+}
+
+test('NaN loss stops training with the epoch and batch named and the weights from the start of that epoch back', async () => {
+  const { xs, ys } = blobs(32);
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
+  // The reference after one clean epoch is where the run below must end up.
+  const { ref, m } = await nanAfterOneCleanEpoch(data, 4 + 2); // epoch 2, batch 2
   const r = await fit(m, data, { epochs: 3, shuffle: false, seed: 1, optimizer: 'adam' });
   assert.equal(r.status, 'error');
   assert.match(r.stoppedReason ?? '', /^loss became NaN at epoch 2, batch 2; the weights from the start of epoch 2 are restored and the optimizer starts afresh$/);
@@ -245,15 +253,8 @@ test('NaN loss stops training with the epoch and batch named and the weights fro
 test('NaN after a better earlier epoch: early stopping puts the best weights back, and the warning says so on one line', async () => {
   const { xs, ys } = blobs(32);
   const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
-  // The reference: the same model after one clean epoch, the best one below (minDelta larger than any change).
-  const ref = denseModel();
-  ref.compile({ optimizer: 'adam', loss: poisonedLoss().loss });
-  await fit(ref, data, { epochs: 1, shuffle: false, seed: 1, optimizer: 'adam', verbose: false });
-
-  const p = poisonedLoss();
-  const m = denseModel();
-  m.compile({ optimizer: 'adam', loss: p.loss });
-  p.arm(4 * 2 + 2); // epoch 3, batch 2
+  // The reference's one clean epoch is the best one below (minDelta larger than any change).
+  const { ref, m } = await nanAfterOneCleanEpoch(data, 4 * 2 + 2); // epoch 3, batch 2
   const warned: string[] = [];
   const warn = console.warn;
   console.warn = (...a: unknown[]) => void warned.push(a.join(' '));
