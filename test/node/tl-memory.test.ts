@@ -93,7 +93,8 @@ test('fits on cached embeddings and streamed image batches leave numTensors wher
   assert.equal(tf.memory().numTensors, start, 'after an interrupt during the embedding pass');
 });
 
-test('fits stopped by a NaN loss, cached or not, and fits with undecodable images leave numTensors where it was', async () => {
+/** 40 samples in five batches, and a model whose loss can be poisoned, after one clean epoch (optimizer state made). */
+async function warmPoisonableFit() {
   const xs = tf.randomNormal([40, 4], 0, 1, 'float32', 1);
   const ys = tf.tensor1d([...Array(40).keys()].map((i) => i % 2), 'int32');
   const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
@@ -101,6 +102,11 @@ test('fits stopped by a NaN loss, cached or not, and fits with undecodable image
   const model = tinyModel();
   model.compile({ optimizer: 'adam', loss: p.loss });
   await fit(model, data, { epochs: 1, verbose: false });
+  return { xs, ys, data, p, model };
+}
+
+test('fits stopped by a NaN loss, cached or not, and fits with undecodable images leave numTensors where it was', async () => {
+  const { xs, ys, data, p, model } = await warmPoisonableFit();
   const start = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
     p.arm(5 + 2); // five batches an epoch
@@ -142,13 +148,7 @@ test('fits stopped by a NaN loss, cached or not, and fits with undecodable image
 });
 
 test('a fit stopped by NaN whose early stopping puts the best weights back leaves numTensors where it was', async () => {
-  const xs = tf.randomNormal([40, 4], 0, 1, 'float32', 1);
-  const ys = tf.tensor1d([...Array(40).keys()].map((i) => i % 2), 'int32');
-  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 8 });
-  const p = poisonedLoss();
-  const model = tinyModel();
-  model.compile({ optimizer: 'adam', loss: p.loss });
-  await fit(model, data, { epochs: 1, verbose: false });
+  const { xs, ys, data, p, model } = await warmPoisonableFit();
   const start = tf.memory().numTensors;
   const early = { monitor: 'loss', patience: 100, minDelta: 100 };
   for (let i = 0; i < 3; i++) {
