@@ -24,6 +24,7 @@ import { throwIfInterrupted } from '../output';
 import { bundledModelsDir, bundledNames, isDir } from './cache';
 import { isLayersModel, type AnyModel } from './kinds';
 import { inferInputSize, readSavedMeta } from './savedMeta';
+import { loadTextBase } from '../text/load';
 
 async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
@@ -145,6 +146,9 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
     const p = fileURLToPath(s);
     return loadFromFile(resolveModelJson(p), { name: p, source: 'file' }, maxBytes);
   }
+
+  const textBase = await loadTextBase(s, maxBytes, opts.text);
+  if (textBase) return textBase;
 
   const looksLikePath = /[\\/]/.test(s) || /\.json$/i.test(s) || s.startsWith('.');
   if (looksLikePath) {
