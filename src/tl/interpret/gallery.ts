@@ -9,8 +9,8 @@ import type { MimeBundle } from '../../common/display';
 import type { Preprocessing } from '../models/meta';
 import { encodePng, upscale, type Pixels } from '../pixels';
 
-/** Thumbnails are at most this many pixels a side; smaller images are enlarged to about half of it. */
-export const THUMB_SIDE = 128;
+/** Thumbnails are at most this many pixels a side; smaller images are enlarged by a whole factor up to it. */
+export const THUMB_SIDE = 112;
 
 /** An inline PNG: the only kind of image a gallery holds. */
 export function pngUri(p: Pixels): string {
@@ -19,7 +19,7 @@ export function pngUri(p: Pixels): string {
 
 /**
  * One image [h, w, c] of model input back to 8-bit pixels: preprocessing undone, at most `maxSide`
- * pixels a side (smaller ones enlarged by a whole factor so that a 28-pixel digit is visible).
+ * pixels a side (smaller ones enlarged by a whole factor, so that a 28-pixel digit is visible).
  */
 export function inputPixels(x: tf.Tensor3D, pre: Preprocessing | undefined, maxSide = THUMB_SIDE): Pixels {
   const [h, w, c] = x.shape;
@@ -37,7 +37,7 @@ export function inputPixels(x: tf.Tensor3D, pre: Preprocessing | undefined, maxS
     return y.clipByValue(0, 255).round().dataSync();
   });
   const p: Pixels = { data: Uint8Array.from(values), height: size[0], width: size[1], channels: c };
-  return upscale(p, Math.floor(maxSide / 2 / Math.max(p.height, p.width)));
+  return upscale(p, Math.floor(maxSide / Math.max(p.height, p.width)));
 }
 
 /** The gallery as our renderer's JSON plus Markdown and plain-text fallbacks (given, as they differ per use). */
