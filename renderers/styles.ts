@@ -86,6 +86,9 @@ const CSS = `
 }
 .tl-cell.tl-selected, .tl-swatch.tl-selected { box-shadow: 0 4px 0 -1px var(--tl-sel); }
 .tl-root button.tl-cell:hover { filter: brightness(1.25); }
+.tl-root button.tl-cell.tl-cut, .tl-swatch.tl-cut { box-shadow: 4px 0 0 0 var(--tl-bn); margin-right: 4px; }
+.tl-root button.tl-cell.tl-unused, .tl-swatch.tl-unused { opacity: .35; }
+.tl-cut-note { color: var(--vscode-descriptionForeground); }
 .tl-group-row { display: grid; grid-template-columns: minmax(8em, 15em) 90px minmax(0, 1fr) auto auto; align-items: center; gap: 2px 10px; }
 .tl-root button.tl-group-head {
   border: none; background: none; padding: 1px 4px; display: flex; gap: 4px; min-width: 0; text-align: left; color: var(--vscode-foreground);

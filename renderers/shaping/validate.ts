@@ -6,6 +6,7 @@ import type {
   BatchPoint,
   ClassMetrics,
   ConfusionData,
+  CutMark,
   EpochPoint,
   LayerInfo,
   LayerMap,
@@ -164,9 +165,11 @@ export function toLayerMap(data: unknown): LayerMap {
       block: optStr(lo, 'block') ?? '',
     };
     if (lo.bnInference === true) info.bnInference = true;
+    if (lo.unused === true) info.unused = true;
     return info;
   });
   layers.sort((a, b) => a.index - b.index);
+  const cut = toCutMark(o.cut, layers);
   const t = isObj(o.totals) ? o.totals : {};
   const trainable = optNum(t, 'trainable') ?? layers.reduce((s, l) => s + l.trainableParams, 0);
   const nonTrainable = optNum(t, 'nonTrainable') ?? layers.reduce((s, l) => s + l.nonTrainableParams, 0);
@@ -176,7 +179,19 @@ export function toLayerMap(data: unknown): LayerMap {
     modelName: optStr(o, 'modelName') ?? 'model',
     layers,
     totals: { trainable, nonTrainable, total: optNum(t, 'total') ?? trainable + nonTrainable },
+    ...(cut ? { cut } : {}),
   };
+}
+
+/** The cut mark, when there is one and it names a layer of the map. */
+function toCutMark(v: unknown, layers: readonly LayerInfo[]): CutMark | undefined {
+  if (v === undefined) return undefined;
+  const what = 'layer map output: cut';
+  const o = obj(v, what);
+  const index = num(o, 'index', what);
+  if (!layers.some((l) => l.index === index)) throw new DataError(`${what}: "index" ${index} is not a layer of the map`);
+  const model = optStr(o, 'model');
+  return { index, layer: str(o, 'layer', what), reason: str(o, 'reason', what), ...(model !== undefined ? { model } : {}) };
 }
 
 export function toConfusion(data: unknown): ConfusionData {

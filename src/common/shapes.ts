@@ -71,6 +71,19 @@ export interface LayerInfo {
   block: string;
   /** True for a frozen BatchNormalization, which runs in inference mode. */
   bnInference?: boolean;
+  /** True for a base's layer after the cut: the model with the head does not use it. */
+  unused?: boolean;
+}
+
+/** Where withHead() cut a base, on the freeze map of the base or of the model with the head. */
+export interface CutMark {
+  /** Index (as in LayerInfo.index) of the layer whose output the head takes. */
+  index: number;
+  layer: string;
+  /** Why there, in words. */
+  reason: string;
+  /** On a base's map: the model with the head, which does not use the layers marked `unused`. */
+  model?: string;
 }
 
 export interface LayerMap {
@@ -79,6 +92,7 @@ export interface LayerMap {
   modelName: string;
   layers: LayerInfo[];
   totals: { trainable: number; nonTrainable: number; total: number };
+  cut?: CutMark;
 }
 
 export interface ClassMetrics {
