@@ -124,6 +124,15 @@ const CSS = `
 .tl-matrix .tl-metric-head { vertical-align: bottom; color: var(--vscode-descriptionForeground); }
 .tl-matrix td.tl-metric { border-color: transparent; }
 .tl-matrix td.tl-metric:nth-last-child(3) { border-left: 2px solid var(--tl-line); }
+
+/* image gallery (top losses, Grad-CAM) */
+.tl-gallery-grid { list-style: none; margin: 6px 0 0; padding: 0; display: flex; flex-wrap: wrap; gap: 10px; }
+.tl-gallery-item { margin: 0; max-width: 264px; border: 1px solid var(--tl-line); padding: 4px; }
+.tl-gallery-fig { margin: 0; }
+.tl-gallery-item.tl-flag { border-color: var(--vscode-errorForeground, #e51400); }
+.tl-gallery-item img { display: block; max-width: 256px; image-rendering: pixelated; }
+.tl-gallery-item figcaption { font-size: .92em; overflow-wrap: anywhere; }
+.tl-gallery-item figcaption div:first-child { font-weight: 600; }
 `;
 
 const STYLE_ID = 'transfer-lab-renderer-styles';

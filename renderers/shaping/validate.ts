@@ -8,6 +8,8 @@ import type {
   ConfusionData,
   CutMark,
   EpochPoint,
+  GalleryData,
+  GalleryItem,
   LayerInfo,
   LayerMap,
   LrFindData,
@@ -261,4 +263,32 @@ export function toLrFind(data: unknown): LrFindData {
   const title = optStr(o, 'title');
   if (title !== undefined) d.title = title;
   return d;
+}
+
+/** Inline PNGs only: a gallery never makes the output load anything. */
+const PNG_URI = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
+const MAX_GALLERY_ITEMS = 500;
+const MAX_LINES = 12;
+
+function toGalleryItem(v: unknown, what: string): GalleryItem {
+  const o = obj(v, what);
+  const item: GalleryItem = { alt: optStr(o, 'alt') ?? '', lines: arr(o, 'lines', what).slice(0, MAX_LINES).map((l) => String(l)) };
+  if (o.image !== undefined) {
+    if (typeof o.image !== 'string' || !PNG_URI.test(o.image)) throw new DataError(`${what}: "image" must be an inline PNG (data:image/png;base64,…)`);
+    item.image = o.image;
+  }
+  if (o.flag === true) item.flag = true;
+  return item;
+}
+
+export function toGallery(data: unknown): GalleryData {
+  const what = 'gallery output';
+  const o = obj(data, what);
+  if (o.kind !== 'gallery') throw new DataError(`${what}: "kind" must be "gallery"`);
+  const raw = arr(o, 'items', what);
+  if (raw.length > MAX_GALLERY_ITEMS) throw new DataError(`${what}: ${raw.length} items; at most ${MAX_GALLERY_ITEMS} are drawn`);
+  const g: GalleryData = { kind: 'gallery', version: 1, title: optStr(o, 'title') ?? 'Images', items: raw.map((it, i) => toGalleryItem(it, `${what}: items[${i}]`)) };
+  const subtitle = optStr(o, 'subtitle');
+  if (subtitle !== undefined) g.subtitle = subtitle;
+  return g;
 }

@@ -136,6 +136,26 @@ export interface ConfusionData {
   perClass: ClassMetrics[];
 }
 
+/** One picture of a gallery: an inline PNG and the lines under it (text, never markup). */
+export interface GalleryItem {
+  /** `data:image/png;base64,…`: nothing is loaded from anywhere. Absent for samples that are not images. */
+  image?: string;
+  /** What the picture shows, for screen readers. */
+  alt: string;
+  lines: string[];
+  /** Marks a picture the lines call out (a wrong prediction). */
+  flag?: boolean;
+}
+
+/** Pictures with captions: tl.topLosses' worst predictions, tl.explain's image and heatmap. */
+export interface GalleryData {
+  kind: 'gallery';
+  version: 1;
+  title: string;
+  subtitle?: string;
+  items: GalleryItem[];
+}
+
 export interface SkippedBackend {
   backend: string;
   reason: string;

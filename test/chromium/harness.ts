@@ -18,6 +18,7 @@ export const MIME = {
   layers: 'application/vnd.transfer-lab.layers+json',
   confusion: 'application/vnd.transfer-lab.confusion+json',
   lrFind: 'application/vnd.transfer-lab.lrfind+json',
+  gallery: 'application/vnd.transfer-lab.gallery+json',
 } as const;
 
 function newestSource(dir: string): number {
