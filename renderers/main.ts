@@ -1,12 +1,14 @@
 /**
- * Transfer Lab notebook renderer: training charts, layer freeze maps and confusion matrices.
+ * Transfer Lab notebook renderer: training charts, layer freeze maps, confusion matrices, image galleries and the learning-rate finder's curve.
  * VS Code imports this ES module in the notebook's output iframe and calls `activate`.
  */
 import { MIME } from '../src/common/mime';
 import { ConfusionView } from './confusion/view';
+import { GalleryView } from './gallery/view';
 import type { OutputItem, RendererApi, RendererContext } from './context';
 import { h } from './dom';
 import { LayerMapView } from './layers/view';
+import { LrFindView } from './lrfind/view';
 import { ViewState } from './state';
 import { ensureStyles } from './styles';
 import { readTheme, onThemeChange, type Theme } from './theme';
@@ -64,6 +66,10 @@ function createView(item: OutputItem, data: unknown, s: Shared): View {
       return new LayerMapView(data, s.state);
     case MIME.confusion:
       return new ConfusionView(data, s.theme.current(), s.state, item.id);
+    case MIME.lrFind:
+      return new LrFindView(data, s.theme.current());
+    case MIME.gallery:
+      return new GalleryView(data);
     default:
       throw new Error(`no view for MIME type ${item.mime}`);
   }

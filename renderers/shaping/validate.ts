@@ -6,9 +6,13 @@ import type {
   BatchPoint,
   ClassMetrics,
   ConfusionData,
+  CutMark,
   EpochPoint,
+  GalleryData,
+  GalleryItem,
   LayerInfo,
   LayerMap,
+  LrFindData,
   RunStatus,
   TrainingMessage,
   TrainingRun,
@@ -164,9 +168,11 @@ export function toLayerMap(data: unknown): LayerMap {
       block: optStr(lo, 'block') ?? '',
     };
     if (lo.bnInference === true) info.bnInference = true;
+    if (lo.unused === true) info.unused = true;
     return info;
   });
   layers.sort((a, b) => a.index - b.index);
+  const cut = toCutMark(o.cut, layers);
   const t = isObj(o.totals) ? o.totals : {};
   const trainable = optNum(t, 'trainable') ?? layers.reduce((s, l) => s + l.trainableParams, 0);
   const nonTrainable = optNum(t, 'nonTrainable') ?? layers.reduce((s, l) => s + l.nonTrainableParams, 0);
@@ -176,7 +182,19 @@ export function toLayerMap(data: unknown): LayerMap {
     modelName: optStr(o, 'modelName') ?? 'model',
     layers,
     totals: { trainable, nonTrainable, total: optNum(t, 'total') ?? trainable + nonTrainable },
+    ...(cut ? { cut } : {}),
   };
+}
+
+/** The cut mark, when there is one and it names a layer of the map. */
+function toCutMark(v: unknown, layers: readonly LayerInfo[]): CutMark | undefined {
+  if (v === undefined) return undefined;
+  const what = 'layer map output: cut';
+  const o = obj(v, what);
+  const index = num(o, 'index', what);
+  if (!layers.some((l) => l.index === index)) throw new DataError(`${what}: "index" ${index} is not a layer of the map`);
+  const model = optStr(o, 'model');
+  return { index, layer: str(o, 'layer', what), reason: str(o, 'reason', what), ...(model !== undefined ? { model } : {}) };
 }
 
 export function toConfusion(data: unknown): ConfusionData {
@@ -206,4 +224,71 @@ export function toConfusion(data: unknown): ConfusionData {
     });
   }
   return { kind: 'confusion', version: 1, classes, matrix, accuracy: metric(o, 'accuracy') ?? NaN, perClass };
+}
+
+function positives(o: Obj, key: string, what: string, n?: number): number[] {
+  const a = arr(o, key, what);
+  if (n !== undefined && a.length !== n) throw new DataError(`${what}: "${key}" must have ${n} entries, one per rate`);
+  return a.map((v, i) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${what}: ${key}[${i}] must be a finite number`);
+    return v;
+  });
+}
+
+export function toLrFind(data: unknown): LrFindData {
+  const what = 'learning-rate finder output';
+  const o = obj(data, what);
+  if (o.kind !== 'lrfind') throw new DataError(`${what}: "kind" must be "lrfind"`);
+  const lrs = positives(o, 'lrs', what);
+  if (lrs.length < 2) throw new DataError(`${what}: "lrs" must hold at least 2 rates`);
+  if (lrs.some((lr, i) => lr <= 0 || (i > 0 && lr <= lrs[i - 1]))) throw new DataError(`${what}: "lrs" must be positive and increasing`);
+  const losses = positives(o, 'losses', what, lrs.length);
+  const raw = o.raw === undefined ? undefined : arr(o, 'raw', what).map((v) => (typeof v === 'number' ? v : NaN));
+  const suggestion = num(o, 'suggestion', what);
+  if (!(suggestion > 0)) throw new DataError(`${what}: "suggestion" must be above 0`);
+  const d: LrFindData = {
+    kind: 'lrfind',
+    version: 1,
+    lrs,
+    losses,
+    suggestion,
+    minimum: optNum(o, 'minimum') ?? suggestion,
+    minLr: optNum(o, 'minLr') ?? lrs[0],
+    maxLr: optNum(o, 'maxLr') ?? lrs[lrs.length - 1],
+    steps: optNum(o, 'steps') ?? lrs.length,
+  };
+  if (raw && raw.length === lrs.length) d.raw = raw;
+  const stopped = optStr(o, 'stoppedReason');
+  if (stopped !== undefined) d.stoppedReason = stopped;
+  const title = optStr(o, 'title');
+  if (title !== undefined) d.title = title;
+  return d;
+}
+
+/** Inline PNGs only: a gallery never makes the output load anything. */
+const PNG_URI = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
+const MAX_GALLERY_ITEMS = 500;
+const MAX_LINES = 12;
+
+function toGalleryItem(v: unknown, what: string): GalleryItem {
+  const o = obj(v, what);
+  const item: GalleryItem = { alt: optStr(o, 'alt') ?? '', lines: arr(o, 'lines', what).slice(0, MAX_LINES).map((l) => String(l)) };
+  if (o.image !== undefined) {
+    if (typeof o.image !== 'string' || !PNG_URI.test(o.image)) throw new DataError(`${what}: "image" must be an inline PNG (data:image/png;base64,…)`);
+    item.image = o.image;
+  }
+  if (o.flag === true) item.flag = true;
+  return item;
+}
+
+export function toGallery(data: unknown): GalleryData {
+  const what = 'gallery output';
+  const o = obj(data, what);
+  if (o.kind !== 'gallery') throw new DataError(`${what}: "kind" must be "gallery"`);
+  const raw = arr(o, 'items', what);
+  if (raw.length > MAX_GALLERY_ITEMS) throw new DataError(`${what}: ${raw.length} items; at most ${MAX_GALLERY_ITEMS} are drawn`);
+  const g: GalleryData = { kind: 'gallery', version: 1, title: optStr(o, 'title') ?? 'Images', items: raw.map((it, i) => toGalleryItem(it, `${what}: items[${i}]`)) };
+  const subtitle = optStr(o, 'subtitle');
+  if (subtitle !== undefined) g.subtitle = subtitle;
+  return g;
 }
