@@ -225,9 +225,9 @@ async function predictTexts(model: AnyModel, enc: TextEncoding, texts: string[],
   for (let i = 0; i < texts.length; i += batchSize) {
     const chunk = texts.slice(i, i + batchSize);
     const x = tf.tensor(await enc.encode(chunk), [chunk.length, ...enc.elementShape], 'float32');
-    const p = probabilities(model, x);
+    const p = await probabilities(model, x).finally(() => x.dispose());
     const probs = (await p.data()) as Float32Array;
-    tf.dispose([x, p]);
+    p.dispose();
     out.push(...topK(probs, k, classes, chunk.length));
   }
   return out;

@@ -25,6 +25,7 @@ import { bundledModelsDir, bundledNames, isDir } from './cache';
 import { isLayersModel, type AnyModel } from './kinds';
 import { inferInputSize, readSavedMeta } from './savedMeta';
 import { loadTextBase } from '../text/load';
+import { readSavedVocabulary } from '../text/saved';
 
 async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
@@ -101,7 +102,16 @@ async function loadFromFile(
     ...(inputSize ? { inputSize } : {}),
     ...(preprocessing ? { preprocessing } : {}),
     ...(saved.featureLayer ? { featureLayer: saved.featureLayer } : {}),
+    ...(saved.text ? { text: saved.text } : {}),
   };
+  if (saved.text) {
+    try {
+      await readSavedVocabulary(modelJsonPath, saved.text, model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   setMeta(model, meta);
   if (saved.featureLayer && model instanceof tf.LayersModel) {
     if (!model.layers.some((l) => l.name === saved.featureLayer)) {
