@@ -55,7 +55,8 @@ for (const name of all.filter((f) => !online.has(f))) {
       const outs = r.nb.cells.flatMap((c: any) => c.outputs ?? []);
       const galleries = outs.filter((o: any) => o.data?.['application/vnd.transfer-lab.gallery+json']);
       assert.equal(galleries.length, 2, JSON.stringify(outs.map((o: any) => Object.keys(o.data ?? {}))));
-      assert.ok(galleries.every((o: any) => typeof o.data['text/markdown'] === 'string'));
+      // nbformat keeps multi-line text as a list of lines.
+      assert.ok(galleries.every((o: any) => [o.data['text/markdown']].flat().join('').startsWith('**')));
       assert.match(r.stdout, /Top 8 losses on .*\n\s+1\. \d\/\d{3}\.png: true \d, predicted \d/);
       assert.ok(readdirSync(path.join(samples, 'out', 'image-folder-onnx')).includes('model.onnx'));
     }
