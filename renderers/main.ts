@@ -1,9 +1,10 @@
 /**
- * Transfer Lab notebook renderer: training charts, layer freeze maps and confusion matrices.
+ * Transfer Lab notebook renderer: training charts, layer freeze maps, confusion matrices and image galleries.
  * VS Code imports this ES module in the notebook's output iframe and calls `activate`.
  */
 import { MIME } from '../src/common/mime';
 import { ConfusionView } from './confusion/view';
+import { GalleryView } from './gallery/view';
 import type { OutputItem, RendererApi, RendererContext } from './context';
 import { h } from './dom';
 import { LayerMapView } from './layers/view';
@@ -64,6 +65,8 @@ function createView(item: OutputItem, data: unknown, s: Shared): View {
       return new LayerMapView(data, s.state);
     case MIME.confusion:
       return new ConfusionView(data, s.theme.current(), s.state, item.id);
+    case MIME.gallery:
+      return new GalleryView(data);
     default:
       throw new Error(`no view for MIME type ${item.mime}`);
   }

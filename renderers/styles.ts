@@ -86,6 +86,9 @@ const CSS = `
 }
 .tl-cell.tl-selected, .tl-swatch.tl-selected { box-shadow: 0 4px 0 -1px var(--tl-sel); }
 .tl-root button.tl-cell:hover { filter: brightness(1.25); }
+.tl-root button.tl-cell.tl-cut, .tl-swatch.tl-cut { box-shadow: 4px 0 0 0 var(--tl-bn); margin-right: 4px; }
+.tl-root button.tl-cell.tl-unused, .tl-swatch.tl-unused { opacity: .35; }
+.tl-cut-note { color: var(--vscode-descriptionForeground); }
 .tl-group-row { display: grid; grid-template-columns: minmax(8em, 15em) 90px minmax(0, 1fr) auto auto; align-items: center; gap: 2px 10px; }
 .tl-root button.tl-group-head {
   border: none; background: none; padding: 1px 4px; display: flex; gap: 4px; min-width: 0; text-align: left; color: var(--vscode-foreground);
@@ -121,6 +124,15 @@ const CSS = `
 .tl-matrix .tl-metric-head { vertical-align: bottom; color: var(--vscode-descriptionForeground); }
 .tl-matrix td.tl-metric { border-color: transparent; }
 .tl-matrix td.tl-metric:nth-last-child(3) { border-left: 2px solid var(--tl-line); }
+
+/* image gallery (top losses, Grad-CAM) */
+.tl-gallery-grid { list-style: none; margin: 6px 0 0; padding: 0; display: flex; flex-wrap: wrap; gap: 10px; }
+.tl-gallery-item { margin: 0; max-width: 264px; border: 1px solid var(--tl-line); padding: 4px; }
+.tl-gallery-fig { margin: 0; }
+.tl-gallery-item.tl-flag { border-color: var(--vscode-errorForeground, #e51400); }
+.tl-gallery-item img { display: block; max-width: 256px; image-rendering: pixelated; }
+.tl-gallery-item figcaption { font-size: .92em; overflow-wrap: anywhere; }
+.tl-gallery-item figcaption div:first-child { font-weight: 600; }
 `;
 
 const STYLE_ID = 'transfer-lab-renderer-styles';

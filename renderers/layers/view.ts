@@ -12,7 +12,7 @@ import { countLayers, groupLayers, shouldGroup, type LayerGroup } from '../shapi
 import { toLayerMap } from '../shaping/validate';
 import type { ViewState } from '../state';
 import type { View } from '../view';
-import { detailRows, layerAriaLabel } from './text';
+import { cutText, detailRows, layerAriaLabel } from './text';
 
 interface Ui {
   model: string;
@@ -159,6 +159,8 @@ export class LayerMapView implements View {
           (counts.bnInference ? ` · ${counts.bnInference} BatchNormalization in inference mode` : ''),
       ),
     );
+    const cut = cutText(this.data);
+    if (cut) this.headerEl.append(h('p', { class: 'tl-cut-note', text: cut }));
     this.cells = layers.map((l, pos) => this.makeCell(l, pos));
     this.groupEls = [];
     const mapLabel = this.mapEl.firstElementChild!;
@@ -195,10 +197,11 @@ export class LayerMapView implements View {
   }
 
   private makeCell(l: LayerInfo, pos: number): HTMLButtonElement {
-    const cls = `tl-cell ${l.trainable ? 'tl-trainable' : 'tl-frozen'}${l.bnInference ? ' tl-bn' : ''}`;
+    const cut = this.data.cut?.index === l.index ? ' tl-cut' : '';
+    const cls = `tl-cell ${l.trainable ? 'tl-trainable' : 'tl-frozen'}${l.bnInference ? ' tl-bn' : ''}${l.unused ? ' tl-unused' : ''}${cut}`;
     return h('button', {
       class: cls,
-      attrs: { type: 'button', tabindex: '-1', 'data-pos': String(pos), 'aria-pressed': 'false', 'aria-label': layerAriaLabel(l) },
+      attrs: { type: 'button', tabindex: '-1', 'data-pos': String(pos), 'aria-pressed': 'false', 'aria-label': layerAriaLabel(l, cut !== '') },
     });
   }
 
@@ -436,6 +439,8 @@ function legend(): HTMLElement {
     item('tl-frozen', 'Frozen (hatched, dashed border)'),
     item('tl-frozen tl-bn', 'BatchNormalization in inference mode (dot)'),
     item('tl-trainable tl-selected', 'Selected (underlined)'),
+    item('tl-trainable tl-cut', 'Cut: the head takes this output (bar on the right)'),
+    item('tl-frozen tl-unused', 'Unused: after the cut (faded)'),
   );
 }
 

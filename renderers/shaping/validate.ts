@@ -6,7 +6,10 @@ import type {
   BatchPoint,
   ClassMetrics,
   ConfusionData,
+  CutMark,
   EpochPoint,
+  GalleryData,
+  GalleryItem,
   LayerInfo,
   LayerMap,
   RunStatus,
@@ -164,9 +167,11 @@ export function toLayerMap(data: unknown): LayerMap {
       block: optStr(lo, 'block') ?? '',
     };
     if (lo.bnInference === true) info.bnInference = true;
+    if (lo.unused === true) info.unused = true;
     return info;
   });
   layers.sort((a, b) => a.index - b.index);
+  const cut = toCutMark(o.cut, layers);
   const t = isObj(o.totals) ? o.totals : {};
   const trainable = optNum(t, 'trainable') ?? layers.reduce((s, l) => s + l.trainableParams, 0);
   const nonTrainable = optNum(t, 'nonTrainable') ?? layers.reduce((s, l) => s + l.nonTrainableParams, 0);
@@ -176,7 +181,19 @@ export function toLayerMap(data: unknown): LayerMap {
     modelName: optStr(o, 'modelName') ?? 'model',
     layers,
     totals: { trainable, nonTrainable, total: optNum(t, 'total') ?? trainable + nonTrainable },
+    ...(cut ? { cut } : {}),
   };
+}
+
+/** The cut mark, when there is one and it names a layer of the map. */
+function toCutMark(v: unknown, layers: readonly LayerInfo[]): CutMark | undefined {
+  if (v === undefined) return undefined;
+  const what = 'layer map output: cut';
+  const o = obj(v, what);
+  const index = num(o, 'index', what);
+  if (!layers.some((l) => l.index === index)) throw new DataError(`${what}: "index" ${index} is not a layer of the map`);
+  const model = optStr(o, 'model');
+  return { index, layer: str(o, 'layer', what), reason: str(o, 'reason', what), ...(model !== undefined ? { model } : {}) };
 }
 
 export function toConfusion(data: unknown): ConfusionData {
@@ -206,4 +223,32 @@ export function toConfusion(data: unknown): ConfusionData {
     });
   }
   return { kind: 'confusion', version: 1, classes, matrix, accuracy: metric(o, 'accuracy') ?? NaN, perClass };
+}
+
+/** Inline PNGs only: a gallery never makes the output load anything. */
+const PNG_URI = /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/;
+const MAX_GALLERY_ITEMS = 500;
+const MAX_LINES = 12;
+
+function toGalleryItem(v: unknown, what: string): GalleryItem {
+  const o = obj(v, what);
+  const item: GalleryItem = { alt: optStr(o, 'alt') ?? '', lines: arr(o, 'lines', what).slice(0, MAX_LINES).map((l) => String(l)) };
+  if (o.image !== undefined) {
+    if (typeof o.image !== 'string' || !PNG_URI.test(o.image)) throw new DataError(`${what}: "image" must be an inline PNG (data:image/png;base64,…)`);
+    item.image = o.image;
+  }
+  if (o.flag === true) item.flag = true;
+  return item;
+}
+
+export function toGallery(data: unknown): GalleryData {
+  const what = 'gallery output';
+  const o = obj(data, what);
+  if (o.kind !== 'gallery') throw new DataError(`${what}: "kind" must be "gallery"`);
+  const raw = arr(o, 'items', what);
+  if (raw.length > MAX_GALLERY_ITEMS) throw new DataError(`${what}: ${raw.length} items; at most ${MAX_GALLERY_ITEMS} are drawn`);
+  const g: GalleryData = { kind: 'gallery', version: 1, title: optStr(o, 'title') ?? 'Images', items: raw.map((it, i) => toGalleryItem(it, `${what}: items[${i}]`)) };
+  const subtitle = optStr(o, 'subtitle');
+  if (subtitle !== undefined) g.subtitle = subtitle;
+  return g;
 }

@@ -16,9 +16,9 @@ const USAGE = `Usage:
       cell does not answer or does not end.
       SIGINT, SIGTERM and SIGHUP write the notebook with what ran, end the kernel and exit 128+n.
       --verbose also prints what native libraries (CUDA, Dawn) write to the kernel's console.
-  transfer-lab predict <exported model dir> <image> [<image>...] [--top 3] [--json] [--backend ...]
+  transfer-lab predict <exported model dir or model.onnx> <image> [<image>...] [--top 3] [--json] [--backend ...]
       Prints the most probable classes of each image, using the class names, input size and
-      preprocessing saved with the model by tl.save().
+      preprocessing saved with the model by tl.save() (TF.js folder, or { format: 'onnx' }).
 `;
 
 function option(args: string[], name: string): string | undefined {

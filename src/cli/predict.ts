@@ -46,7 +46,7 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
       `const __model = await tl.load(${JSON.stringify(modelDir)});`,
       `const __images = ${JSON.stringify(images)};`,
       `const __preds = await tl.predict(__model, __images, { topK: ${Math.max(1, Math.floor(opts.topK))} });`,
-      `__model.dispose();`,
+      `await __model.dispose();`,
       `display({ 'application/json': __preds.map((top, i) => ({ image: __images[i], top })) });`,
     ].join('\n');
     const result = await client.execute(code, 'javascript', 'predict', {

@@ -3,3 +3,4 @@ export * from './shapes';
 export * from './display';
 export * from './protocol';
 export * from './errors';
+export * from './markdown';

@@ -71,6 +71,19 @@ export interface LayerInfo {
   block: string;
   /** True for a frozen BatchNormalization, which runs in inference mode. */
   bnInference?: boolean;
+  /** True for a base's layer after the cut: the model with the head does not use it. */
+  unused?: boolean;
+}
+
+/** Where withHead() cut a base, on the freeze map of the base or of the model with the head. */
+export interface CutMark {
+  /** Index (as in LayerInfo.index) of the layer whose output the head takes. */
+  index: number;
+  layer: string;
+  /** Why there, in words. */
+  reason: string;
+  /** On a base's map: the model with the head, which does not use the layers marked `unused`. */
+  model?: string;
 }
 
 export interface LayerMap {
@@ -79,6 +92,7 @@ export interface LayerMap {
   modelName: string;
   layers: LayerInfo[];
   totals: { trainable: number; nonTrainable: number; total: number };
+  cut?: CutMark;
 }
 
 export interface ClassMetrics {
@@ -97,6 +111,26 @@ export interface ConfusionData {
   matrix: number[][];
   accuracy: number;
   perClass: ClassMetrics[];
+}
+
+/** One picture of a gallery: an inline PNG and the lines under it (text, never markup). */
+export interface GalleryItem {
+  /** `data:image/png;base64,…`: nothing is loaded from anywhere. Absent for samples that are not images. */
+  image?: string;
+  /** What the picture shows, for screen readers. */
+  alt: string;
+  lines: string[];
+  /** Marks a picture the lines call out (a wrong prediction). */
+  flag?: boolean;
+}
+
+/** Pictures with captions: tl.topLosses' worst predictions, tl.explain's image and heatmap. */
+export interface GalleryData {
+  kind: 'gallery';
+  version: 1;
+  title: string;
+  subtitle?: string;
+  items: GalleryItem[];
 }
 
 export interface SkippedBackend {

@@ -12,8 +12,9 @@ import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from '
 import { asSplit, type Dataset } from './data';
 import { decodeImage, type DecoderChoice } from './data/decode';
 import { describeUnreadable, type UnreadableFile } from './data/readable';
+import { declaredUnits, inputShapeOf, probabilities, type Classifier } from './probabilities';
 
-type AnyModel = tf.LayersModel | tf.GraphModel;
+type AnyModel = Classifier;
 
 export interface EvaluateOptions {
   /** The model's class names, in output order. Default: the model's metadata, else the data's classes. */
@@ -36,31 +37,6 @@ export interface EvaluationResult {
 }
 
 const EPS = 1e-7;
-
-/** Output units when the model declares them (graph models often leave them open: -1 or missing). */
-function declaredUnits(model: AnyModel): number | undefined {
-  const shape = model.outputs[0]?.shape;
-  const last = shape?.[shape.length - 1];
-  return typeof last === 'number' && last >= 1 ? last : undefined;
-}
-
-function runModel(model: AnyModel, x: tf.Tensor): tf.Tensor {
-  const out = model.predict(x) as tf.Tensor | tf.Tensor[];
-  if (Array.isArray(out)) {
-    tf.dispose(out.slice(1));
-    return out[0];
-  }
-  return out;
-}
-
-/** Probabilities [n, K] from the model's output; one sigmoid unit becomes two classes. */
-function probabilities(model: AnyModel, x: tf.Tensor): tf.Tensor2D {
-  return tf.tidy(() => {
-    const out = runModel(model, x).toFloat();
-    const y2 = out.reshape([out.shape[0], -1]) as tf.Tensor2D;
-    return y2.shape[1] === 1 ? (tf.concat([tf.sub(1, y2), y2], 1) as tf.Tensor2D) : y2;
-  });
-}
 
 export function classMetrics(matrix: number[][], classes: readonly string[]): ClassMetrics[] {
   return classes.map((label, i) => {
@@ -92,13 +68,29 @@ export function formatConfusion(c: ConfusionData, loss?: number, title?: string)
 }
 
 /** Maps the data's class indices to the model's output indices, by name when names are known. */
-function labelMap(modelClasses: readonly string[], data: Dataset, named: boolean): number[] {
+function labelMap(modelClasses: readonly string[], data: Dataset, named: boolean, what: string): number[] {
   if (!named) return data.classes.map((_, i) => i);
   return data.classes.map((c) => {
     const j = modelClasses.indexOf(c);
-    if (j < 0) throw new Error(`evaluate(): the data's label '${c}' is not one of the model's classes (${modelClasses.join(', ')}).`);
+    if (j < 0) throw new Error(`${what}: the data's label '${c}' is not one of the model's classes (${modelClasses.join(', ')}).`);
     return j;
   });
+}
+
+/**
+ * The model's class names (given, from its metadata, else the data's) for a model with `units`
+ * outputs, and where each of the data's labels is among them.
+ */
+export function classMapping(model: AnyModel, ds: Dataset, given: string[] | undefined, units: number, what: string): { classes: string[]; toModel: number[] } {
+  const k = units === 1 ? 2 : units;
+  const metaClasses = given ?? getMeta(model)?.classes;
+  const named = !!metaClasses && metaClasses.length === k;
+  if (given && !named) throw new Error(`${what}: ${given.length} class names given for a model with ${k} classes.`);
+  if (!named && ds.classes.length !== k) {
+    throw new Error(`${what}: the model has ${k} classes but the data has ${ds.classes.length} (${ds.classes.join(', ')}), and the model's class names are unknown.`);
+  }
+  const classes = named ? [...(metaClasses as string[])] : [...ds.classes];
+  return { classes, toModel: labelMap(classes, ds, named, what) };
 }
 
 /**
@@ -113,15 +105,7 @@ export async function evaluate(model: AnyModel, data: unknown, opts: EvaluateOpt
   let matrix: number[][] = [];
   /** Fixed from the model's declared output, or from the first batch's predictions when it declares none. */
   const setUp = (units: number) => {
-    const k = units === 1 ? 2 : units;
-    const metaClasses = opts.classes ?? getMeta(model)?.classes;
-    const named = !!metaClasses && metaClasses.length === k;
-    if (opts.classes && !named) throw new Error(`evaluate(): ${opts.classes.length} class names given for a model with ${k} classes.`);
-    if (!named && ds.classes.length !== k) {
-      throw new Error(`evaluate(): the model has ${k} classes but the data has ${ds.classes.length} (${ds.classes.join(', ')}), and the model's class names are unknown.`);
-    }
-    classes = named ? [...(metaClasses as string[])] : [...ds.classes];
-    toModel = labelMap(classes, ds, named);
+    ({ classes, toModel } = classMapping(model, ds, opts.classes, units, 'evaluate()'));
     matrix = classes.map(() => classes.map(() => 0));
   };
   const declared = declaredUnits(model);
@@ -133,7 +117,7 @@ export async function evaluate(model: AnyModel, data: unknown, opts: EvaluateOpt
     let labels: Int32Array;
     let k: number;
     try {
-      const p = probabilities(model, batch.xs);
+      const p = await probabilities(model, batch.xs);
       const y = tf.argMax(batch.ys, 1);
       k = p.shape[1];
       probs = (await p.data()) as Float32Array;
@@ -205,8 +189,8 @@ interface ImageInput {
   preprocessing: Preprocessing;
 }
 
-function imageInput(model: AnyModel): ImageInput | undefined {
-  const shape = model.inputs[0]?.shape;
+export function imageInput(model: AnyModel): ImageInput | undefined {
+  const shape = inputShapeOf(model);
   if (!shape || shape.length !== 4) return undefined;
   const meta = getMeta(model);
   const h = meta?.inputSize?.[0] ?? shape[1];
@@ -249,7 +233,7 @@ export async function predict(model: AnyModel, images: string | string[] | tf.Te
 
   if (images instanceof tf.Tensor) {
     const single = img ? images.rank === 3 : images.rank === 1;
-    const p = tf.tidy(() => {
+    const x = tf.tidy(() => {
       let x = images.toFloat();
       if (single) x = x.expandDims(0);
       if (img && !opts.preprocessed) {
@@ -258,8 +242,9 @@ export async function predict(model: AnyModel, images: string | string[] | tf.Te
         if (x4.shape[1] !== img.size[0] || x4.shape[2] !== img.size[1]) x4 = tf.image.resizeBilinear(x4, img.size);
         x = tf.add(tf.mul(x4, img.preprocessing.scale), img.preprocessing.offset);
       }
-      return probabilities(model, x);
+      return x;
     });
+    const p = await probabilities(model, x).finally(() => x.dispose());
     const n = p.shape[0];
     const probs = (await p.data()) as Float32Array;
     p.dispose();
@@ -291,9 +276,9 @@ export async function predict(model: AnyModel, images: string | string[] | tf.Te
       for (let j = 0; j < per; j++) buf[r * per + j] = Math.fround(d.data[j] * s32) + o32;
     });
     const x = tf.tensor4d(buf, [chunk.length, h, w, c]);
-    const p = probabilities(model, x);
+    const p = await probabilities(model, x).finally(() => x.dispose());
     const probs = (await p.data()) as Float32Array;
-    tf.dispose([x, p]);
+    p.dispose();
     out.push(...topK(probs, want, classes, chunk.length));
   }
   return typeof images === 'string' ? out[0] : out;

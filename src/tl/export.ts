@@ -3,6 +3,7 @@
  * tf.loadLayersModel / tf.loadGraphModel can read, plus its metadata (classes, input size,
  * preprocessing) both in model.json's userDefinedMetadata and in transfer-lab.json beside it.
  * @tensorflow/tfjs without tfjs-node has no file:// save handler, so this one writes with fs.
+ * With `{ format: 'onnx' }` the folder gets one model.onnx instead (onnx/save.ts).
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -10,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getMeta, imageSizeProblem, type ModelMeta } from './models/meta';
 import { META_FILE, META_KEY, isGraphModel, isLayersModel, outputUnits, type AnyModel } from './models';
 import { writeFileAtomic } from './util/atomic';
+import { saveOnnx } from './onnx/save';
 
 /** tfjs's converter splits weights into 4 MB shards; the same size keeps files friendly to HTTP caches. */
 const SHARD_BYTES = 4 * 1024 * 1024;
@@ -36,6 +38,9 @@ export interface SaveResult {
   meta: ModelMeta;
 }
 
+/** Metadata to save with the model, and the format: 'tfjs' (default: model.json and shards) or 'onnx' (model.onnx). */
+export type SaveMeta = Omit<Partial<ModelMeta>, 'format'> & { format?: 'tfjs' | 'onnx' };
+
 export interface SaveOptions {
   /** Extra facts stored in transfer-lab.json only (for example training accuracy). */
   extra?: Record<string, unknown>;
@@ -48,7 +53,7 @@ function weightBuffer(data: tf.io.ModelArtifacts['weightData']): Buffer {
 }
 
 /** The metadata that goes with a saved model: what setMeta recorded, overridden by `meta`. */
-function metaFor(model: AnyModel, dir: string, meta?: Partial<ModelMeta>): ModelMeta {
+function metaFor(model: AnyModel, dir: string, meta?: SaveMeta): ModelMeta {
   const known = getMeta(model);
   const merged: ModelMeta = {
     name: meta?.name ?? known?.name ?? path.basename(dir),
@@ -83,11 +88,17 @@ function metaFor(model: AnyModel, dir: string, meta?: Partial<ModelMeta>): Model
  * Saving over an earlier save (a checkpoint each better epoch) writes shards under names the old
  * model.json does not use, so a crash part-way leaves the old model whole.
  */
-export async function save(model: AnyModel, dir: string, meta?: Partial<ModelMeta>, opts: SaveOptions = {}): Promise<SaveResult> {
+export async function save(model: AnyModel, dir: string, meta?: SaveMeta, opts: SaveOptions = {}): Promise<SaveResult> {
   if (!isLayersModel(model) && !isGraphModel(model)) throw new Error('save(model, dir): model must be a TF.js LayersModel or GraphModel.');
   if (typeof dir !== 'string' || !dir.trim()) throw new Error('save(model, dir): dir must be a folder path.');
+  const format = meta?.format ?? 'tfjs';
+  if (format !== 'tfjs' && format !== 'onnx') throw new Error(`save(model, dir, { format }): format must be 'tfjs' or 'onnx', got ${JSON.stringify(format)}.`);
   const out = path.resolve(dir);
   const m = metaFor(model, out, meta);
+  if (format === 'onnx') {
+    const r = await saveOnnx(model as tf.LayersModel, out, m);
+    return { dir: out, files: [path.basename(r.file)], weightBytes: r.bytes, meta: m };
+  }
   await fsp.mkdir(out, { recursive: true });
 
   const files: string[] = [];

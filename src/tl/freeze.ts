@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { assertTrainable } from './models';
 import { blocksOf, closeMatches, isFrozen } from './inspect';
 import type { Layer } from './util/graph';
+import { printable } from './util/text';
+import { cutOf } from './cut';
 // Freezing means Keras semantics for BatchNormalization: importing batchnorm installs them.
 export { installBatchNormFix } from './batchnorm';
 
@@ -198,7 +200,22 @@ function change(model: tf.LayersModel, spec: LayerSpec, value: boolean, skipBatc
   const picked = selectLayers(model, spec).filter((i) => !(skipBatchNorm && list[i].getClassName() === 'BatchNormalization'));
   for (const i of picked) setTrainable(list[i], value);
   recompileIfNeeded(model);
-  return picked.map((i) => list[i].name);
+  const names = picked.map((i) => list[i].name);
+  if (value) warnIfUnused(model, names);
+  return names;
+}
+
+/** Unfreezing a base's layers that withHead cut off trains nothing: says so, by name. */
+function warnIfUnused(model: tf.LayersModel, names: string[]): void {
+  const cut = cutOf(model);
+  if (!cut) return;
+  const unused = names.filter((n) => cut.dropped.includes(n) && model.layers.some((l) => l.name === n && l.weights.length > 0));
+  if (unused.length === 0) return;
+  const list = unused.map((n) => `'${printable(n)}'`).join(', ');
+  console.warn(
+    `unfreeze(): ${list} ${unused.length === 1 ? 'is' : 'are'} not part of '${printable(cut.model)}', which withHead cut from this base at '${printable(cut.layer)}'; ` +
+      `${unused.length === 1 ? 'it' : 'they'} will not train. Unfreeze layers of the model with the head instead (for example tl.unfreeze(model, { lastBlocks: 2 })).`,
+  );
 }
 
 /** Freezes the selected layers; returns their names. A compiled model is recompiled. */

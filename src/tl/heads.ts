@@ -4,15 +4,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getMeta, setMeta, type ModelMeta } from './models/meta';
-import { assertTrainable, featureLayerHint } from './models';
+import { assertTrainable } from './models';
+import { chooseCut, recordCut, type CutChoice } from './cut';
+
+export { defaultCut } from './cut';
+import { printable } from './util/text';
 import { resolveLayerRef, type LayerRef } from './freeze';
 
 export interface HeadOptions {
   /**
    * Where to cut the base: a layer name or index (negative counts from the end); the head goes on
-   * that layer's output. Default: the zoo's feature layer for zoo models; otherwise the base without
-   * its classifier when it ends in one (a softmax/sigmoid Dense or 1×1 conv, with any dropout before
-   * and reshape/activation after it); otherwise the whole base.
+   * that layer's output. Default: the feature layer the model's metadata names; otherwise the end
+   * of the feature extractor when the base ends in a classifier stack (Dense, Dropout, Flatten, …
+   * after its last spatial layer or global pool), as Keras' include_top=False; otherwise the base
+   * without its softmax/sigmoid classifier; otherwise the whole base (cut.ts).
    */
   cutAt?: LayerRef;
   /** Number of classes, or their names (which become the model's class labels). */
@@ -25,38 +30,8 @@ export interface HeadOptions {
   pooling?: 'avg' | 'max' | 'flatten';
   /** Seed for the head's initial weights (and dropout), for runs that repeat exactly. */
   seed?: number;
-}
-
-const TAIL_SKIP = new Set(['Reshape', 'Flatten', 'Activation', 'Softmax']);
-
-function activationOf(layer: tf.layers.Layer): string | undefined {
-  const a = (layer.getConfig() as { activation?: unknown }).activation;
-  return typeof a === 'string' ? a : undefined;
-}
-
-/** Index of the layer to cut at when the caller did not say. */
-export function defaultCut(base: tf.LayersModel): number {
-  const hint = featureLayerHint(base);
-  if (hint) {
-    const i = base.layers.findIndex((l) => l.name === hint);
-    if (i >= 0) return i;
-  }
-  const list = base.layers;
-  let i = list.length - 1;
-  let squashed = false;
-  while (i > 0 && TAIL_SKIP.has(list[i].getClassName())) {
-    const cls = list[i].getClassName();
-    const act = activationOf(list[i]);
-    if (cls === 'Softmax' || act === 'softmax' || act === 'sigmoid') squashed = true;
-    i--;
-  }
-  const cls = list[i].getClassName();
-  const act = activationOf(list[i]);
-  const isClassifier = (cls === 'Dense' || cls === 'Conv2D') && (squashed || act === 'softmax' || act === 'sigmoid');
-  if (!isClassifier || i === 0) return list.length - 1;
-  i--;
-  while (i > 0 && list[i].getClassName() === 'Dropout') i--;
-  return i;
+  /** Print where the base was cut and why (default true). */
+  verbose?: boolean;
 }
 
 function checkOptions(opts: HeadOptions): { units: number; names?: string[]; hidden: number[]; dropout: number } {
@@ -100,7 +75,8 @@ function checkOptions(opts: HeadOptions): { units: number; names?: string[]; hid
 export function withHead(base: tf.LayersModel, opts: HeadOptions): tf.LayersModel {
   assertTrainable(base, 'withHead()');
   const { units, names, hidden, dropout } = checkOptions(opts);
-  const cut = opts.cutAt === undefined ? defaultCut(base) : resolveLayerRef(base, opts.cutAt, 'cutAt');
+  const choice: CutChoice = opts.cutAt === undefined ? chooseCut(base) : { index: resolveLayerRef(base, opts.cutAt, 'cutAt'), reason: 'as cutAt asked' };
+  const cut = choice.index;
   const cutLayer = base.layers[cut];
   let x: tf.SymbolicTensor;
   try {
@@ -152,5 +128,18 @@ export function withHead(base: tf.LayersModel, opts: HeadOptions): tf.LayersMode
     ...(baseMeta?.preprocessing ? { preprocessing: baseMeta.preprocessing } : {}),
   };
   setMeta(model, meta);
+  const dropped = base.layers.slice(cut + 1).map((l) => l.name);
+  recordCut(base, model, { layer: cutLayer.name, reason: choice.reason, dropped, model: meta.name });
+  if (opts.verbose ?? true) console.log(cutLine(base, cut, choice.reason, dropped));
   return model;
+}
+
+/** "withHead: cut at 'flatten_1' (layer 155 of 162, output [null,1280]): why. Left out: …" */
+function cutLine(base: tf.LayersModel, cut: number, reason: string, dropped: string[]): string {
+  const layer = base.layers[cut];
+  const shape = JSON.stringify(layer.outputShape);
+  const left = dropped.length
+    ? ` Left out: ${dropped.length} layer(s) after it (${dropped.slice(0, 6).map((n) => `'${printable(n)}'`).join(', ')}${dropped.length > 6 ? ', …' : ''}).`
+    : '';
+  return `withHead: cut at '${printable(layer.name)}' (layer ${cut} of ${base.layers.length}, output ${shape}): ${reason}.${left} Pass cutAt to cut elsewhere.`;
 }

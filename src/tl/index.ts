@@ -22,7 +22,7 @@ export { mobileNetV2Like, digitsCnn } from './builders';
 export { layers, summary, freezeMapBundle, formatLayerTable } from './inspect';
 export { freeze, unfreeze, selectLayers } from './freeze';
 export { withHead, type HeadOptions } from './heads';
-export { save, type SaveOptions, type SaveResult } from './export';
+export { save, type SaveMeta, type SaveOptions, type SaveResult } from './export';
 
 // --- data
 export { imageFolder, csv, fromTensors, fromArrays, type Dataset, type DataSplit, type LabeledData, type ImageFolderData, type CsvData, type Batch, type AugmentOptions, type ImageFolderOptions, type CsvOptions, type SkippedFile } from './data';
@@ -33,6 +33,9 @@ export { show, type ShowOptions } from './show';
 export { fit, fineTune, makeOptimizer, setLearningRate, getLearningRate, scheduledLr, type FitOptions, type FitResult, type FineTuneOptions, type FineTuneResult, type LRSchedule } from './train';
 export { evaluate, predict, type EvaluateOptions, type EvaluationResult, type Prediction, type PredictOptions } from './evaluate';
 export { clearEmbeddingCache, embeddingMemoryStats } from './embeddings';
+
+// --- interpretation
+export { topLosses, explain, type TopLoss, type TopLossesOptions, type Explanation, type ExplainOptions } from './interpret';
 export { registerWasmGradients } from './wasm-grads';
 
 // --- ONNX Runtime: frozen bases converted to ONNX, and .onnx models as feature extractors

@@ -15,9 +15,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { MIME, TEXT_PLAIN } from '../common/mime';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
-import type { LayerInfo, LayerMap } from '../common/shapes';
+import type { CutMark, LayerInfo, LayerMap } from '../common/shapes';
+import { cutOf } from './cut';
 import { getMeta } from './models/meta';
 import type { Layer } from './util/graph';
+import { printable } from './util/text';
 
 type Shape = (number | null)[];
 
@@ -166,16 +168,29 @@ export function layers(model: tf.LayersModel | tf.GraphModel): LayerInfo[] {
   });
 }
 
+/** Where withHead cut this model (the model with the head) or this base; marks the base's unused layers. */
+function markCut(model: tf.LayersModel | tf.GraphModel, ls: LayerInfo[]): CutMark | undefined {
+  const rec = cutOf(model);
+  const at = rec ? ls.findIndex((l) => l.name === rec.layer) : -1;
+  if (!rec || at < 0) return undefined;
+  const isBase = rec.dropped.length > 0 && rec.dropped.every((n) => ls.some((l) => l.name === n));
+  if (!isBase) return { index: ls[at].index, layer: rec.layer, reason: rec.reason };
+  for (const l of ls) if (rec.dropped.includes(l.name)) l.unused = true;
+  return { index: ls[at].index, layer: rec.layer, reason: rec.reason, model: rec.model };
+}
+
 export function summary(model: tf.LayersModel | tf.GraphModel): LayerMap {
   const ls = layers(model);
   const trainable = ls.reduce((a, l) => a + l.trainableParams, 0);
   const nonTrainable = ls.reduce((a, l) => a + l.nonTrainableParams, 0);
+  const cut = markCut(model, ls);
   return {
     kind: 'layers',
     version: 1,
     modelName: getMeta(model)?.name ?? (model instanceof tf.LayersModel ? model.name : 'graph model'),
     layers: ls,
     totals: { trainable, nonTrainable, total: trainable + nonTrainable },
+    ...(cut ? { cut } : {}),
   };
 }
 
@@ -190,6 +205,7 @@ function fmtShape(s: LayerInfo['outputShape']): string {
 }
 
 function stateOf(l: LayerInfo): string {
+  if (l.unused) return 'unused (after the cut)';
   if (l.bnInference) return 'frozen (BN inference)';
   // Weightless layers (input, ReLU, pooling) have nothing to freeze, whatever their flag says.
   if (l.trainableParams + l.nonTrainableParams === 0 && l.className !== 'GraphModel') return '-';
@@ -220,7 +236,17 @@ export function formatLayerTable(map: LayerMap): string {
     `Model: ${map.modelName} — ${map.layers.length} layers, ${fmtInt(t.total)} params ` +
     `(${fmtInt(t.trainable)} trainable, ${fmtInt(t.nonTrainable)} non-trainable)`;
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [title, line(header), rule, ...rows.map(line)].join('\n');
+  const body = rows.map(line);
+  const cut = map.cut;
+  const at = cut ? map.layers.findIndex((l) => l.index === cut.index) : -1;
+  if (cut && at >= 0) body.splice(at + 1, 0, cutRule(cut));
+  return [title, line(header), rule, ...body].join('\n');
+}
+
+/** The line under the cut layer in the text table. */
+function cutRule(cut: CutMark): string {
+  const where = cut.model ? `'${printable(cut.model)}' takes this output; the layers below are not part of it` : 'the head takes this output';
+  return `==== cut: ${where} (${cut.reason}) ====`;
 }
 
 /** The freeze map as a notebook output: the renderer's layer map plus the text table. */

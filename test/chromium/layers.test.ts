@@ -41,6 +41,8 @@ describe('layer freeze map', () => {
       'Frozen (hatched, dashed border)',
       'BatchNormalization in inference mode (dot)',
       'Selected (underlined)',
+      'Cut: the head takes this output (bar on the right)',
+      'Unused: after the cut (faded)',
     ]);
     // Frozen and trainable differ by more than colour: border style and fill pattern.
     const style = (sel: string) =>
@@ -55,6 +57,22 @@ describe('layer freeze map', () => {
     assert.match(frozen.image, /repeating-linear-gradient/);
     assert.equal(trainable.image, 'none');
     await screenshot(h.page, 'layers-short-light', '#out-short');
+  });
+
+  test('a base cut by withHead: the cut layer marked, the layers after it faded, the cut said in words', async () => {
+    const map = mobilenetV2Map();
+    map.layers = map.layers.slice(0, 12);
+    const cutAt = map.layers[8];
+    for (const l of map.layers) if (l.index > cutAt.index) l.unused = true;
+    map.cut = { index: cutAt.index, layer: cutAt.name, reason: 'a classifier stack', model: 'base + head' };
+    await render(h.page, 'cut', MIME.layers, map);
+    const root = h.page.locator('#out-cut');
+    assert.equal(await root.locator('.tl-cell.tl-cut').count(), 1);
+    assert.equal(await root.locator('.tl-cell.tl-cut').getAttribute('data-pos'), '8');
+    assert.equal(await root.locator('.tl-cell.tl-unused').count(), 3);
+    assert.match(await root.locator('.tl-cut-note').innerText(), new RegExp(`^Cut: base \\+ head takes the output of 8 ${cutAt.name}; the 3 layer\\(s\\) after it are not part of it \\(a classifier stack\\)\\.$`));
+    const opacity = await root.locator('.tl-cell.tl-unused').first().evaluate((e) => getComputedStyle(e).opacity);
+    assert.equal(opacity, '0.35');
   });
 
   test('MobileNetV2 (156 layers) is grouped into blocks that expand', async () => {

@@ -10,35 +10,11 @@ import { mobileNetV2Like } from '../../src/tl/builders';
 import { convertToOnnx, UnsupportedLayerError } from '../../src/tl/onnx/convert';
 import { onnxBase, splitFrozen, featureExtractor } from '../../src/tl/onnx/extractor';
 import { createSession } from '../../src/tl/onnx/ort';
-import { rand } from './onnx-fixtures';
+import { rand, randomiseBatchNorms } from './onnx-fixtures';
 
 async function useCpu(): Promise<void> {
   if (tf.getBackend() !== 'cpu') await tf.setBackend('cpu');
   await tf.ready();
-}
-
-/** Deterministic pseudo-random numbers in [lo, hi). */
-/** Gives every BatchNormalization non-trivial statistics, so folding has something to get wrong. */
-function randomiseBatchNorms(model: tf.LayersModel, seed: number): number {
-  let k = 0;
-  const visit = (layers: tf.layers.Layer[]) => {
-    for (const l of layers) {
-      const inner = (l as unknown as { layers?: tf.layers.Layer[] }).layers;
-      if (inner) visit(inner);
-      if (l.getClassName() !== 'BatchNormalization') continue;
-      const ws = l.getWeights();
-      const c = ws[0].shape[0];
-      const cfg = l.getConfig() as { scale?: boolean; center?: boolean };
-      const fresh: tf.Tensor[] = [];
-      if (cfg.scale !== false) fresh.push(tf.tensor1d(rand(c, seed + k++, 0.5, 1.5)));
-      if (cfg.center !== false) fresh.push(tf.tensor1d(rand(c, seed + k++, -0.5, 0.5)));
-      fresh.push(tf.tensor1d(rand(c, seed + k++, -0.5, 0.5)), tf.tensor1d(rand(c, seed + k++, 0.5, 1.5)));
-      l.setWeights(fresh);
-      tf.dispose(fresh);
-    }
-  };
-  visit(model.layers);
-  return k;
 }
 
 /** max |a − b| / max |b|: the error relative to the output's scale. */

@@ -4,7 +4,7 @@ import type { LayerInfo } from '../../src/common/shapes';
 import { countLayers, groupLayers, shouldGroup } from '../../renderers/shaping/layers';
 import { freezeCode, isModelExpression } from '../../renderers/shaping/freeze-code';
 import { toLayerMap } from '../../renderers/shaping/validate';
-import { layerAriaLabel, detailRows } from '../../renderers/layers/text';
+import { cutText, layerAriaLabel, detailRows } from '../../renderers/layers/text';
 
 function layer(index: number, name: string, block: string, trainable: boolean, extra: Partial<LayerInfo> = {}): LayerInfo {
   return { index, name, className: 'Conv2D', outputShape: [null, 7, 7, 8], trainableParams: trainable ? 10 : 0, nonTrainableParams: trainable ? 0 : 10, trainable, block, ...extra };
@@ -104,4 +104,19 @@ test('layer texts: accessible name and details', () => {
   assert.equal(rows['Output shape'], '(None, 7, 7, 8)');
   assert.equal(rows['Non-trainable params'], '1,234');
   assert.match(rows.BatchNorm, /inference mode/);
+});
+
+test('layer map cut mark: validated, said in words, marked on the cut layer and the unused ones', () => {
+  const base = [layer(0, 'conv', 'conv', false), layer(1, 'flatten_1', 'flatten_1', false), layer(2, 'dense_1', 'dense_1', true, { unused: true })];
+  const m = toLayerMap({ kind: 'layers', modelName: 'nsfw', layers: base, cut: { index: 1, layer: 'flatten_1', reason: 'a classifier stack', model: 'nsfw + head' } });
+  assert.deepEqual(m.cut, { index: 1, layer: 'flatten_1', reason: 'a classifier stack', model: 'nsfw + head' });
+  assert.equal(m.layers[2].unused, true);
+  assert.equal(cutText(m), 'Cut: nsfw + head takes the output of 1 flatten_1; the 1 layer(s) after it are not part of it (a classifier stack).');
+  assert.equal(cutText({ ...m, cut: { index: 1, layer: 'flatten_1', reason: 'r' } }), 'Cut: the head takes the output of 1 flatten_1 (r).');
+  assert.equal(cutText(toLayerMap({ kind: 'layers', layers: base })), '');
+  assert.match(layerAriaLabel(m.layers[1], true), /, cut: the head takes this output$/);
+  assert.match(layerAriaLabel(m.layers[2]), /, unused: after the cut$/);
+  assert.match(Object.fromEntries(detailRows(m.layers[2])).Cut, /does not use this layer/);
+  assert.throws(() => toLayerMap({ kind: 'layers', layers: base, cut: { index: 7, layer: 'x', reason: 'r' } }), /cut: "index" 7 is not a layer of the map/);
+  assert.throws(() => toLayerMap({ kind: 'layers', layers: base, cut: { index: 1, layer: 3, reason: 'r' } }), /cut: "layer" must be a string/);
 });

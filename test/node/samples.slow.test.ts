@@ -50,5 +50,14 @@ for (const name of all.filter((f) => !online.has(f))) {
       assert.ok(mimes.includes('application/vnd.transfer-lab.layers+json'));
       assert.ok(mimes.includes('application/vnd.transfer-lab.confusion+json'));
     }
+    if (name === 'image-folder.ipynb') {
+      // Top losses and the Grad-CAM heatmap show as galleries, with a Markdown fallback; the ONNX export predicts.
+      const outs = r.nb.cells.flatMap((c: any) => c.outputs ?? []);
+      const galleries = outs.filter((o: any) => o.data?.['application/vnd.transfer-lab.gallery+json']);
+      assert.equal(galleries.length, 2, JSON.stringify(outs.map((o: any) => Object.keys(o.data ?? {}))));
+      assert.ok(galleries.every((o: any) => typeof o.data['text/markdown'] === 'string'));
+      assert.match(r.stdout, /Top 8 losses on .*\n\s+1\. \d\/\d{3}\.png: true \d, predicted \d/);
+      assert.ok(readdirSync(path.join(samples, 'out', 'image-folder-onnx')).includes('model.onnx'));
+    }
   });
 }

@@ -6,14 +6,15 @@ import { withHead, defaultCut } from '../../src/tl/heads';
 import { mobileNetV2Like, digitsCnn } from '../../src/tl/builders';
 import { getMeta } from '../../src/tl/models/meta';
 import { freeze } from '../../src/tl/freeze';
-import { layers } from '../../src/tl/inspect';
+import { formatLayerTable, layers, summary } from '../../src/tl/inspect';
+import { chooseCut, cutOf } from '../../src/tl/cut';
 import { load } from '../../src/tl/models';
 import { ramp, sameArrays, tmpDir, useCpu, weightValues, writeGraphModel } from './tl-fixtures';
 
 test('withHead on a Sequential base replaces its classifier and shares its layers', async () => {
   await useCpu();
   const base = digitsCnn({ seed: 3 });
-  assert.equal(base.layers[defaultCut(base)].name, 'fc1', 'default cut: the base without its softmax Dense');
+  assert.equal(base.layers[defaultCut(base)].name, 'flatten', 'default cut: the end of the feature extractor, before the Dense stack');
 
   const before = tf.memory().numTensors;
   const m = withHead(base, { classes: ['five', 'six', 'seven'] });
@@ -104,4 +105,99 @@ test('withHead rejects bad options and graph models with clear errors', async ()
   const g = await load(path.join(dir, 'model.json'));
   assert.throws(() => withHead(g as unknown as tf.LayersModel, { classes: 2 }), /withHead\(\) needs a layers model.*graph model/);
   g.dispose();
+});
+
+/** A conv base with an MLP classifier on top, as the Keras MobileNetV2 of nsfwjs has (AveragePooling → Flatten → Dense 256 → Dropout → Dense 128 → Dropout → Dense 5). */
+function mlpTopBase(): tf.LayersModel {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const m = tf.sequential({ name: 'mlp_top' });
+  m.add(tf.layers.conv2d({ inputShape: [16, 16, 3], filters: 8, kernelSize: 3, name: 'conv', kernelInitializer: init(1) }));
+  m.add(tf.layers.batchNormalization({ name: 'conv_bn' }));
+  m.add(tf.layers.reLU({ name: 'out_relu' }));
+  m.add(tf.layers.averagePooling2d({ poolSize: 14, name: 'average_pooling2d_1' }));
+  m.add(tf.layers.flatten({ name: 'flatten_1' }));
+  m.add(tf.layers.dense({ units: 256, activation: 'relu', name: 'dense_1', kernelInitializer: init(2) }));
+  m.add(tf.layers.dropout({ rate: 0.5, name: 'dropout_2' }));
+  m.add(tf.layers.dense({ units: 128, activation: 'relu', name: 'dense_2', kernelInitializer: init(3) }));
+  m.add(tf.layers.dropout({ rate: 0.25, name: 'dropout_3' }));
+  m.add(tf.layers.dense({ units: 5, activation: 'softmax', name: 'dense_3', kernelInitializer: init(4) }));
+  return m;
+}
+
+function captureLog<T>(f: () => T): { value: T; lines: string[] } {
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(' '));
+  try {
+    return { value: f(), lines };
+  } finally {
+    console.log = orig;
+  }
+}
+
+test('default cut on a base with an MLP top: the end of the feature extractor, said and marked', async () => {
+  await useCpu();
+  const base = mlpTopBase();
+  const choice = chooseCut(base);
+  assert.equal(base.layers[choice.index].name, 'flatten_1', 'cut at the flatten before the Dense stack, not at the old task\'s Dense 128');
+  assert.match(choice.reason, /classifier stack after its last spatial layer 'average_pooling2d_1'.*'dense_1'.*'dense_3'/);
+
+  const { value: m, lines } = captureLog(() => withHead(base, { classes: ['a', 'b', 'c'], seed: 1 }));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^withHead: cut at 'flatten_1' \(layer 4 of 10, output \[null,8\]\): the base ends in a classifier stack/);
+  assert.match(lines[0], /Left out: 5 layer\(s\) after it \('dense_1', 'dropout_2', 'dense_2', 'dropout_3', 'dense_3'\)/);
+  assert.deepEqual(m.layers.slice(-3).map((l) => l.name), ['average_pooling2d_1', 'flatten_1', 'head_output']);
+  assert.ok(!m.layers.some((l) => /^dense_|^dropout_/.test(l.name)), 'the old MLP is gone');
+  assert.deepEqual(m.getLayer('head_output').getWeights()[0].shape, [8, 3], 'the head reads the 8 pooled features');
+
+  // The freeze maps mark the cut: on the model with the head, and on the base (its MLP unused).
+  const headMap = summary(m);
+  assert.equal(headMap.cut?.layer, 'flatten_1');
+  assert.equal(headMap.layers.find((l) => l.index === headMap.cut?.index)?.name, 'flatten_1');
+  assert.ok(!headMap.layers.some((l) => l.unused));
+  assert.match(formatLayerTable(headMap), /flatten_1.*\n==== cut: the head takes this output \(the base ends in a classifier stack/);
+  const baseMap = summary(base);
+  assert.equal(baseMap.cut?.layer, 'flatten_1');
+  assert.deepEqual(baseMap.layers.filter((l) => l.unused).map((l) => l.name), ['dense_1', 'dropout_2', 'dense_2', 'dropout_3', 'dense_3']);
+  const table = formatLayerTable(baseMap);
+  assert.match(table, /==== cut: 'mlp_top \+ head' takes this output; the layers below are not part of it/);
+  assert.match(table, /dense_1 .*unused \(after the cut\)/);
+  assert.equal(cutOf(m)?.model, 'mlp_top + head');
+
+  // An explicit cutAt says so; the old cut (the Dense 128) is still there for whoever wants it.
+  const { value: old, lines: l2 } = captureLog(() => withHead(base, { cutAt: 'dropout_3', classes: 3 }));
+  assert.match(l2[0], /cut at 'dropout_3' .*: as cutAt asked\. Left out: 1 layer\(s\) after it \('dense_3'\)/);
+  assert.deepEqual(old.getLayer('head_output').getWeights()[0].shape, [128, 3]);
+  const quiet = captureLog(() => withHead(base, { classes: 3, verbose: false }));
+  assert.deepEqual(quiet.lines, []);
+  base.dispose();
+});
+
+test('default cut: a Keras MobileNet-style 1×1 conv top, an MLP without spatial layers, a base without classifier', async () => {
+  await useCpu();
+  const x = tf.input({ shape: [8, 8, 3] });
+  let y = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv_pw_13' }).apply(x) as tf.SymbolicTensor;
+  y = tf.layers.globalAveragePooling2d({ name: 'global_average_pooling2d_1' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.reshape({ targetShape: [1, 1, 4], name: 'reshape_1' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.dropout({ rate: 0.001, name: 'dropout' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.conv2d({ filters: 10, kernelSize: 1, name: 'conv_preds' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.reshape({ targetShape: [10], name: 'reshape_2' }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.activation({ activation: 'softmax', name: 'act_softmax' }).apply(y) as tf.SymbolicTensor;
+  const v1 = tf.model({ inputs: x, outputs: y });
+  const c1 = chooseCut(v1);
+  assert.equal(v1.layers[c1.index].name, 'global_average_pooling2d_1');
+  assert.match(c1.reason, /after its last global pool/);
+
+  // No spatial layer: the older rule drops only the softmax classifier.
+  const mlp = tf.sequential();
+  mlp.add(tf.layers.dense({ inputShape: [6], units: 8, activation: 'relu', name: 'd1' }));
+  mlp.add(tf.layers.dropout({ rate: 0.2, name: 'drop' }));
+  mlp.add(tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }));
+  const c2 = chooseCut(mlp);
+  assert.equal(mlp.layers[c2.index].name, 'd1');
+  assert.match(c2.reason, /ends in the classifier 'out' \(softmax\)/);
+
+  const noTop = mobileNetV2Like({ inputSize: 32, alpha: 0.35, blocks: 1, lastFilters: 16, seed: 5 });
+  assert.match(chooseCut(noTop).reason, /no classifier on top/);
+  for (const model of [v1, mlp, noTop]) model.dispose();
 });

@@ -61,10 +61,17 @@ function graphFromArtifacts(artifacts: tf.io.ModelArtifacts): tf.GraphModel {
 function resolveModelJson(p: string): string {
   if (isDir(p)) {
     const f = path.join(p, 'model.json');
-    if (!isFile(f)) throw new Error(`${p} is a folder without a model.json.`);
+    if (!isFile(f)) throw new Error(`${p} is a folder without a model.json${isFile(path.join(p, 'model.onnx')) ? ' (it has a model.onnx: tl.load reads that)' : ''}.`);
     return f;
   }
   return p;
+}
+
+/** The model.onnx of a folder that holds one and no model.json (a model saved with { format: 'onnx' }). */
+function onnxInFolder(p: string): string | undefined {
+  if (!isDir(p) || isFile(path.join(p, 'model.json'))) return undefined;
+  const f = path.join(p, 'model.onnx');
+  return isFile(f) ? f : undefined;
 }
 
 async function loadFromFile(
@@ -133,7 +140,8 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
   const s = source.trim();
   const maxBytes = maxModelBytes(opts.maxBytes);
 
-  // An .onnx file is a frozen feature extractor run by ONNX Runtime (a TF.js head trains on its output).
+  // An .onnx file is a frozen feature extractor run by ONNX Runtime (a TF.js head trains on its output),
+  // or a whole model exported by tl.save, which its metadata says.
   if (isOnnxPath(s) && !/^https?:\/\//i.test(s)) return loadOnnx(path.resolve(s), { maxBytes, ...opts.onnx });
 
   if (/^https?:\/\//i.test(s)) {
@@ -143,6 +151,8 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
   }
   if (/^file:\/\//i.test(s)) {
     const p = fileURLToPath(s);
+    const onnx = onnxInFolder(p);
+    if (onnx) return loadOnnx(onnx, { maxBytes, ...opts.onnx });
     return loadFromFile(resolveModelJson(p), { name: p, source: 'file' }, maxBytes);
   }
 
@@ -150,6 +160,8 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
   if (looksLikePath) {
     const p = path.resolve(s);
     if (!fs.existsSync(p)) throw new Error(`No model at ${p} (looked for a model.json file or a folder holding one).`);
+    const onnx = onnxInFolder(p);
+    if (onnx) return loadOnnx(onnx, { maxBytes, ...opts.onnx });
     return loadFromFile(resolveModelJson(p), { name: s, source: 'file' }, maxBytes);
   }
 

@@ -5,7 +5,7 @@ import { readModelFile } from './safety/weightFiles';
 import { META_KEY, META_FILE, parseJson, type ModelJSON } from './files';
 import type { AnyModel } from './kinds';
 
-function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
+export function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
   if (raw == null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: metadata must be a JSON object.`);
   const r = raw as Record<string, unknown>;

@@ -9,9 +9,10 @@
  * `onUnsupported: 'error'` refuses instead, naming the layer.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Emitter, type Cfg, type Layer, type NodeLike, type Shape, type ST, type Val } from './emitter';
+import { Emitter, type Cfg, type Layer, type Shape, type ST, type Val } from './emitter';
 import { IrGraph, encodeModel, foldBatchNorms, prune, type Dim } from './ir';
 import { ACTIVATIONS, LAYER_HANDLERS } from './layers';
+import { boundaryOf, flatCalls, rebuild, type Call, type Flat } from '../util/calls';
 
 export class UnsupportedLayerError extends Error {
   constructor(
@@ -37,6 +38,10 @@ export interface ConvertOptions {
   frozenOnly?: boolean;
   /** Stop before the layer with this name (it and everything after it stay in TF.js). */
   stopBefore?: string;
+  /** Written into the ONNX file's metadata_props (a whole-model export's classes and preprocessing). */
+  metadata?: Record<string, string>;
+  /** The ONNX model's doc string (default: where it was converted from). */
+  docString?: string;
 }
 
 export interface ValueSpec {
@@ -67,69 +72,6 @@ export interface OnnxConversion {
    * training the TF.js model later does not change it.
    */
   trainableSnapshot: string[];
-}
-
-/**
- * One application of a layer to inputs (Keras' "node"), with nested models flattened away. Tensors
- * are named by keys, not ids: a nested model called twice has the same inner tensors twice, so a
- * key is the tensor id within a scope (one scope per call of a nested model).
- */
-interface Call {
-  layer: Layer;
-  node: NodeLike;
-  ins: string[];
-  outs: string[];
-}
-
-function inboundNode(t: ST): NodeLike {
-  const layer = t.sourceLayer as Layer;
-  const node = (layer as unknown as { inboundNodes: NodeLike[] }).inboundNodes[t.nodeIndex];
-  if (!node) throw new Error(`tensor ${t.name} has no inbound node`);
-  return node;
-}
-
-function isContainer(layer: Layer): layer is tf.LayersModel {
-  return layer instanceof tf.LayersModel;
-}
-
-/**
- * Layer calls needed for `outputs`, each after the calls it reads from, with the calls of nested
- * models inlined. Keys of `outputs` are returned too (a nested model's output is keyed by the inner
- * tensor that computes it).
- */
-function flatCalls(model: tf.LayersModel): { calls: Call[]; inputKey: string; outputKeys: string[]; shapes: Map<string, ST> } {
-  const calls: Call[] = [];
-  const shapes = new Map<string, ST>();
-  let scopes = 0;
-  const walk = (outputs: ST[], inputs: ST[], inputKeys: string[], scope: string): string[] => {
-    const given = new Map<number, string>(inputs.map((t, i) => [t.id, inputKeys[i]]));
-    const done = new Map<number, string>();
-    const seen = new Set<NodeLike>();
-    const visit = (t: ST): string => {
-      const g = given.get(t.id) ?? done.get(t.id);
-      if (g !== undefined) return g;
-      const node = inboundNode(t);
-      if (seen.has(node)) throw new Error(`internal: cycle at ${t.name}`);
-      seen.add(node);
-      const ins = node.inputTensors.map(visit);
-      const layer = t.sourceLayer as Layer;
-      let outs: string[];
-      if (isContainer(layer)) {
-        outs = walk(layer.outputs, layer.inputs, ins, `${scope}${++scopes}/`);
-      } else {
-        outs = node.outputTensors.map((o) => `${scope}${o.id}`);
-        node.outputTensors.forEach((o, i) => shapes.set(outs[i], o));
-        calls.push({ layer, node, ins, outs });
-      }
-      node.outputTensors.forEach((o, i) => done.set(o.id, outs[i]));
-      return done.get(t.id) as string;
-    };
-    return outputs.map(visit);
-  };
-  const inputKey = `${model.inputs[0].id}`;
-  shapes.set(inputKey, model.inputs[0]);
-  const outputKeys = walk(model.outputs, model.inputs, [inputKey], '');
-  return { calls, inputKey, outputKeys, shapes };
 }
 
 // --- which layers convert: the handler table's keys, with the checks every layer shares
@@ -222,7 +164,7 @@ export function convertToOnnx(model: tf.LayersModel, opts: ConvertOptions = {}):
   for (;;) {
     if (stop?.kind === 'unsupported' && opts.onUnsupported === 'error') throw new UnsupportedLayerError(stop.layer, stop.className, stop.reason);
     try {
-      return build(model, flat, cut, stop);
+      return build(model, flat, cut, stop, opts);
     } catch (e) {
       if (!(e instanceof UnsupportedLayerError)) throw e;
       const at = calls.findIndex((c) => c.layer.name === e.layer);
@@ -231,21 +173,6 @@ export function convertToOnnx(model: tf.LayersModel, opts: ConvertOptions = {}):
       stop = { layer: e.layer, className: e.className, reason: e.reason, kind: 'unsupported' };
     }
   }
-}
-
-type Flat = ReturnType<typeof flatCalls>;
-
-/** The tensors the TF.js tail reads from the ONNX part, in first-use order (model outputs last). */
-function boundaryOf(flat: Flat, prefix: Call[], rest: Call[]): string[] {
-  const producedByPrefix = new Set<string>([flat.inputKey]);
-  for (const c of prefix) for (const k of c.outs) producedByPrefix.add(k);
-  const boundary: string[] = [];
-  const addBoundary = (k: string) => {
-    if (producedByPrefix.has(k) && !boundary.includes(k)) boundary.push(k);
-  };
-  for (const c of rest) for (const k of c.ins) addBoundary(k);
-  for (const k of flat.outputKeys) addBoundary(k);
-  return boundary;
 }
 
 interface OnnxPart {
@@ -257,7 +184,7 @@ interface OnnxPart {
 }
 
 /** The ONNX graph of the `prefix` calls, with `onnxOutputs` as its outputs (boundary names when a tail follows). */
-function emitOnnx(model: tf.LayersModel, flat: Flat, prefix: Call[], onnxOutputs: string[], hasTail: boolean): OnnxPart {
+function emitOnnx(model: tf.LayersModel, flat: Flat, prefix: Call[], onnxOutputs: string[], hasTail: boolean, opts: ConvertOptions): OnnxPart {
   const input = model.inputs[0];
   const shapeOf = (k: string) => (flat.shapes.get(k) as ST).shape as Shape;
   const g = new IrGraph(model.name);
@@ -273,40 +200,18 @@ function emitOnnx(model: tf.LayersModel, flat: Flat, prefix: Call[], onnxOutputs
   });
   const folded = foldBatchNorms(g);
   prune(g);
-  const bytes = encodeModel(g, `Converted by Transfer Lab from the TF.js model '${model.name}'.`);
+  const bytes = encodeModel(g, opts.docString ?? `Converted by Transfer Lab from the TF.js model '${model.name}'.`, opts.metadata);
   return { bytes, inputName, outputs, folded, nodes: g.nodes.length };
 }
 
-/** The `tailCalls` rebuilt as a TF.js model (sharing the original layers) whose inputs are the `starts` tensors. */
-function buildTail(model: tf.LayersModel, flat: Flat, tailCalls: Call[], starts: string[]): { tail: tf.LayersModel; tailLayers: string[] } {
-  const { shapes, outputKeys } = flat;
-  const tailLayers: string[] = [];
-  const mapped = new Map<string, ST>();
-  const tailInputs = starts.map((k, i) => {
-    const t = shapes.get(k) as ST;
-    const p = tf.input({ shape: (t.shape as Shape).slice(1), name: `${model.name}_from_onnx_${i}`, dtype: t.dtype });
-    mapped.set(k, p);
-    return p;
-  });
-  for (const c of tailCalls) {
-    const args = c.ins.map((k) => mapped.get(k) as ST);
-    const res = c.layer.apply(args.length === 1 ? args[0] : args) as ST | ST[];
-    const outs = Array.isArray(res) ? res : [res];
-    c.outs.forEach((k, i) => mapped.set(k, outs[i]));
-    if (!tailLayers.includes(c.layer.name)) tailLayers.push(c.layer.name);
-  }
-  const tail = tf.model({ inputs: tailInputs, outputs: outputKeys.map((k) => mapped.get(k) as ST), name: `${model.name}_tfjs_tail` });
-  return { tail, tailLayers };
-}
-
-function build(model: tf.LayersModel, flat: Flat, cut: number, stop: OnnxConversion['stop']): OnnxConversion {
+function build(model: tf.LayersModel, flat: Flat, cut: number, stop: OnnxConversion['stop'], opts: ConvertOptions): OnnxConversion {
   const { calls, inputKey, outputKeys } = flat;
   const prefix = calls.slice(0, cut);
   const rest = calls.slice(cut);
   const boundary = boundaryOf(flat, prefix, rest);
   const onnxOutputs = rest.length ? boundary : outputKeys;
   const onnxIsUseful = prefix.length > 0 && onnxOutputs.some((k) => k !== inputKey);
-  const part = onnxIsUseful ? emitOnnx(model, flat, prefix, onnxOutputs, rest.length > 0) : undefined;
+  const part = onnxIsUseful ? emitOnnx(model, flat, prefix, onnxOutputs, rest.length > 0, opts) : undefined;
   const tailPart = rest.length || !onnxIsUseful ? buildTail(model, flat, onnxIsUseful ? rest : calls, onnxIsUseful ? boundary : [inputKey]) : undefined;
   return {
     onnx: part?.bytes,
@@ -320,6 +225,12 @@ function build(model: tf.LayersModel, flat: Flat, cut: number, stop: OnnxConvers
     onnxNodes: part?.nodes ?? 0,
     trainableSnapshot: onnxIsUseful ? unique(prefix.filter((c) => hasTrainableWeights(c.layer)).map((c) => c.layer.name)) : [],
   };
+}
+
+/** The `tailCalls` as a TF.js model (sharing the original layers) whose inputs are the `starts` tensors. */
+function buildTail(model: tf.LayersModel, flat: Flat, tailCalls: Call[], starts: string[]): { tail: tf.LayersModel; tailLayers: string[] } {
+  const tail = rebuild(flat, tailCalls, starts, flat.outputKeys, `${model.name}_tfjs_tail`, `${model.name}_from_onnx`);
+  return { tail, tailLayers: unique(tailCalls.map((c) => c.layer.name)) };
 }
 
 function unique(a: string[]): string[] {

@@ -90,9 +90,10 @@ async function checkExternal(t: onnx.ITensorProto, where: string, root: string, 
 
 /**
  * Throws a clear error unless every tensor of the ONNX model in `file` keeps its data inside the
- * file or in regular files inside the model's folder, and all tensors fit in `maxBytes`.
+ * file or in regular files inside the model's folder, and all tensors fit in `maxBytes`. Returns the
+ * file's metadata_props (unchecked text).
  */
-export async function checkOnnxData(file: string, bytes: Uint8Array, maxBytes: number): Promise<void> {
+export async function checkOnnxData(file: string, bytes: Uint8Array, maxBytes: number): Promise<Record<string, string>> {
   const name = path.basename(file);
   let model: onnx.ModelProto;
   try {
@@ -113,4 +114,7 @@ export async function checkOnnxData(file: string, bytes: Uint8Array, maxBytes: n
     total += external ? Math.max(declared, await checkExternal(tensor, at, root, sizes)) : declared;
     if (total > maxBytes) throw new Error(`${at}: the model's tensors take more than ${formatBytes(maxBytes)} in all; ${budgetHint(maxBytes)}.`);
   }
+  const props: Record<string, string> = Object.create(null);
+  for (const p of model.metadataProps ?? []) if (p.key) props[p.key] = p.value ?? '';
+  return props;
 }

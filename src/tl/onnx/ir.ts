@@ -213,13 +213,15 @@ function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-export function encodeModel(g: IrGraph, docString = ''): Uint8Array {
+/** The ModelProto of `g`; `metadata` goes into metadata_props (what Netron and onnx.load show as the model's properties). */
+export function encodeModel(g: IrGraph, docString = '', metadata: Record<string, string> = {}): Uint8Array {
   const model: onnx.IModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'transfer-lab',
     producerVersion: '1',
     docString,
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     graph: {
       name: g.name,
       node: g.nodes.map((n) => ({

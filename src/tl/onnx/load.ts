@@ -10,7 +10,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { setMeta, PREPROCESS_UNIT, type Preprocessing } from '../models/meta';
+import { setMeta, PREPROCESS_UNIT, type ModelMeta, type Preprocessing } from '../models/meta';
+import { parseMeta } from '../models/savedMeta';
+import { META_KEY } from '../models/files';
 import { IrGraph, encodeModel } from './ir';
 import { createSession, formatOrtReport, type SessionOptions } from './ort';
 import { OnnxFeatureExtractor, type OnnxStage } from './extractor';
@@ -72,16 +74,26 @@ interface InputSpec {
 /** Loads a .onnx file as a frozen feature extractor taking NHWC images preprocessed with PREPROCESS_UNIT (x/255). */
 export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promise<OnnxFeatureExtractor & { info: OnnxModelInfo }> {
   const abs = path.resolve(file);
-  const { session, report } = await openSession(abs, opts);
+  const { session, report, props } = await openSession(abs, opts);
   const fail = async (msg: string): Promise<never> => {
     await session.release();
     throw new Error(`${path.basename(abs)}: ${msg}`);
   };
+  let saved: Partial<ModelMeta> | undefined;
+  try {
+    saved = exportedMeta(props);
+  } catch (e) {
+    await fail((e as Error).message);
+  }
+  // A model tl.save exported takes NHWC input already preprocessed as its metadata says.
+  if (saved) opts = { layout: 'nhwc', normalize: false, ...opts };
   const input = await inputSpec(session, opts, fail);
   const { layout, channels, size } = input;
   const outputName = opts.output ?? session.outputNames[0];
   const outShape = await outputShape(session, outputName, fail);
   const normalize = await normalizeFor(opts, layout, channels, fail);
+  const units = outShape[outShape.length - 1];
+  if (saved?.classes && isDim(units) && saved.classes.length !== units) await fail(`its metadata names ${saved.classes.length} classes for an output of ${units}.`);
 
   const stageOpts: SessionOptions = { providers: ['cpu'], threads: opts.threads };
   const pre = layout === 'nchw' || normalize ? await inputAdapter(input, normalize, stageOpts) : undefined;
@@ -102,15 +114,30 @@ export async function loadOnnx(file: string, opts: OnnxLoadOptions = {}): Promis
     normalize,
     fixedBatch: input.fixedBatch,
   };
-  const description = describeOnnx(info, outShape, size, channels, formatOrtReport(report));
+  const description = describeOnnx(info, outShape, size, channels, formatOrtReport(report), saved);
   const fx = new OnnxFeatureExtractor({ pre, main: { session, input: input.name, output: outputName, outputs: [outputName] }, post }, [size[0], size[1], channels], featureShape, report, description, { fixedBatch: input.fixedBatch });
-  const preprocessing: Preprocessing = { ...PREPROCESS_UNIT, channels: channels === 1 ? 1 : 3 };
-  setMeta(fx, { name: path.basename(abs), source: 'file', format: 'graph', inputSize: size, preprocessing });
+  const preprocessing: Preprocessing = saved?.preprocessing ?? { ...PREPROCESS_UNIT, channels: channels === 1 ? 1 : 3 };
+  const classes = saved?.classes ? { classes: saved.classes } : {};
+  setMeta(fx, { name: saved?.name ?? path.basename(abs), source: 'file', format: 'graph', inputSize: size, preprocessing, ...classes });
   return Object.assign(fx, { info });
 }
 
+/** The metadata tl.save wrote into an exported model (untrusted: checked as a model.json's is), or undefined. */
+function exportedMeta(props: Record<string, string>): Partial<ModelMeta> | undefined {
+  const raw = props[META_KEY];
+  if (raw === undefined) return undefined;
+  const at = `metadata_props "${META_KEY}"`;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`${at} is not valid JSON (${(e as Error).message}).`);
+  }
+  return parseMeta(json, at);
+}
+
 /** An ONNX Runtime session for the file, once its size and its external data paths are checked. */
-async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<ReturnType<typeof createSession>>> {
+async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<ReturnType<typeof createSession>> & { props: Record<string, string> }> {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(abs);
@@ -121,9 +148,9 @@ async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<
   const maxBytes = maxModelBytes(opts.maxBytes);
   if (stat.size > maxBytes) throw new Error(`${path.basename(abs)} holds ${formatBytes(stat.size)}; ${budgetHint(maxBytes)}.`);
   // External data paths are checked before ONNX Runtime, which would open whatever the file names.
-  await checkOnnxData(abs, await fs.promises.readFile(abs), maxBytes);
+  const props = await checkOnnxData(abs, await fs.promises.readFile(abs), maxBytes);
   try {
-    return await createSession(abs, opts);
+    return { ...(await createSession(abs, opts)), props };
   } catch (e) {
     throw new Error(`Could not load ${path.basename(abs)} as an ONNX model: ${(e as Error).message}`);
   }
@@ -207,12 +234,15 @@ async function outputAdapter(outShape: Shape, stageOpts: SessionOptions): Promis
 }
 
 /** The extractor's description: what the file takes and gives, what runs it, and how images are prepared. */
-function describeOnnx(info: OnnxModelInfo, outShape: Shape, size: [number, number], channels: number, ortReport: string): string {
+function describeOnnx(info: OnnxModelInfo, outShape: Shape, size: [number, number], channels: number, ortReport: string, saved?: Partial<ModelMeta>): string {
   const { normalize, fixedBatch } = info;
+  const p = saved?.preprocessing;
+  const what = saved ? `model exported by Transfer Lab${saved.classes ? ` (${saved.classes.length} classes)` : ''}` : 'frozen ONNX feature extractor';
+  const pixels = p ? `pixels × ${p.scale} + ${p.offset}` : `pixels scaled to [0, 1]${normalize ? `, then (x − mean)/std with mean ${normalize.mean.join(', ')} and std ${normalize.std.join(', ')}` : ''}`;
   const lines = [
-    `${path.basename(info.file)}: frozen ONNX feature extractor, input '${info.inputName}' [${info.fileInputShape.join(', ')}] (${info.layout.toUpperCase()}), output '${info.outputName}' [${outShape.join(', ')}]`,
+    `${path.basename(info.file)}: ${what}, input '${info.inputName}' [${info.fileInputShape.join(', ')}] (${info.layout.toUpperCase()}), output '${info.outputName}' [${outShape.join(', ')}]`,
     ortReport,
-    `Images: ${size[0]}×${size[1]}×${channels}, pixels scaled to [0, 1]${normalize ? `, then (x − mean)/std with mean ${normalize.mean.join(', ')} and std ${normalize.std.join(', ')}` : ''}.`,
+    `Images: ${size[0]}×${size[1]}×${channels}, ${pixels}.`,
   ];
   if (fixedBatch !== undefined) lines.push(`The file fixes the batch size at ${fixedBatch}: batches run in chunks of ${fixedBatch} (export with a dynamic batch axis for speed).`);
   return lines.join('\n');

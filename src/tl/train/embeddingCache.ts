@@ -1,6 +1,6 @@
 /**
  * Data preparation for fit(): with a frozen base and nothing that augments, the base runs once per
- * image (cached in memory and on disk) and only the head trains, on the base's outputs.
+ * image (cached in memory and on disk), and what trains after the cut trains on the base's outputs.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data';
@@ -21,6 +21,8 @@ export interface TrainingData {
   ownOptimizer?: tf.Optimizer;
   embeddingCache?: FitResult['embeddingCache'];
   cacheSkippedReason?: string;
+  /** The layer whose output is cached, when the cache is used. */
+  cachedUpTo?: string;
 }
 
 type CacheOptions = Pick<FitOptions, 'cacheEmbeddings' | 'cacheDir' | 'baseEngine'> & { batchSize: number };
@@ -64,8 +66,8 @@ function compileHead(model: tf.LayersModel, head: tf.LayersModel): tf.Optimizer 
 
 function cacheLine(ec: NonNullable<FitResult['embeddingCache']>, cutAfter: string): string {
   return ec.computed > 0
-    ? `embedding cache: base (up to '${cutAfter}') ran on ${ec.computed} sample(s) in ${ec.seconds.toFixed(1)} s with ${ec.engine ?? 'tfjs'}; ${ec.fromMemory + ec.fromDisk} reused. Only the head trains.`
-    : `embedding cache: all ${ec.samples} base outputs reused (${ec.fromMemory} from memory, ${ec.fromDisk} from disk). Only the head trains.`;
+    ? `embedding cache: base (up to '${cutAfter}') ran on ${ec.computed} sample(s) in ${ec.seconds.toFixed(1)} s with ${ec.engine ?? 'tfjs'}; ${ec.fromMemory + ec.fromDisk} reused.`
+    : `embedding cache: all ${ec.samples} base outputs reused (${ec.fromMemory} from memory, ${ec.fromDisk} from disk).`;
 }
 
 async function trainOnEmbeddings(model: tf.LayersModel, split: FrozenSplit, train: Dataset, validation: Dataset | undefined, opts: CacheOptions, report: (line: string) => void): Promise<TrainingData> {
@@ -79,7 +81,7 @@ async function trainOnEmbeddings(model: tf.LayersModel, split: FrozenSplit, trai
   const valData = ve ? embeddingDataset(ve, train.classes, batchSize, `${validation?.name} embeddings`) : undefined;
   const ownOptimizer = compileHead(model, split.head);
   report(cacheLine(embeddingCache, split.cutAfter));
-  return { trainModel: split.head, trainData, valData, ownOptimizer, embeddingCache };
+  return { trainModel: split.head, trainData, valData, ownOptimizer, embeddingCache, cachedUpTo: split.cutAfter };
 }
 
 /** What trains on what: the head on cached base outputs when that is possible and wanted, else the model on the data. */

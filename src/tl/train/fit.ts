@@ -34,6 +34,7 @@ import { fitLoop } from './fitLoop';
 import { summarizeFit } from './format';
 import { LiveRun } from './liveRun';
 import { getLearningRate } from './optimizers';
+import { whatTrains } from './whatTrains';
 import type { EarlyStoppingOptions, FitOptions, FitResult } from './options';
 
 /** The options resolved and checked against the model and the data. */
@@ -169,6 +170,7 @@ async function prepare(run: FitRun): Promise<TrainingData> {
   const { plan, opts, state, result } = run;
   const prepared = await prepareTrainingData(state.model, plan.train, plan.validation, { ...opts, batchSize: plan.batchSize }, (line) => report(run, line));
   run.ownOptimizer = prepared.ownOptimizer;
+  report(run, whatTrains(state.model, prepared.cachedUpTo));
   if (prepared.cacheSkippedReason) result.cacheSkippedReason = prepared.cacheSkippedReason;
   if (prepared.embeddingCache) result.embeddingCache = prepared.embeddingCache;
   run.cbs.interrupt.throwIfInterrupted();
