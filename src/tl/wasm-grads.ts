@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInput, depthwiseBackpropInput } from './wasm-kernels/inputGrads';
+import { registerClipGrad } from './wasm-kernels/clipGrad';
 import { conv2dBackpropFilter, depthwiseBackpropFilter } from './wasm-kernels/filterGrads';
 import type { KernelArgs, TI, WasmBackendLike } from './wasm-kernels/scratch';
 
@@ -151,5 +152,6 @@ export function registerWasmGradients(): string[] {
     added.push(name);
   }
   for (const name of Object.keys(REPLACED)) if (replaceNative(name)) added.push(name);
+  if (registerClipGrad()) added.push('ClipByValue gradient');
   return added;
 }

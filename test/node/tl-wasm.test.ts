@@ -235,6 +235,32 @@ test('wasm: conv and depthwise backprops equal the cpu kernels (strides, same/va
   }
 });
 
+test('wasm: ReLU6 (clipByValue) gradient is one kernel and equals the cpu backend exactly', async () => {
+  registerWasmGradients();
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.mul(tf.randomNormal([2, 5, 5, 7], 0, 1, 'float32', 4), 5);
+      const r = tf.randomNormal([2, 5, 5, 7], 0, 1, 'float32', 5);
+      return tf.grad((a: tf.Tensor) => tf.clipByValue(a, 0, 6).mul(r).sum())(x);
+    });
+  await tf.setBackend('cpu');
+  const cpu = run();
+  const expected = cpu.dataSync().slice();
+  cpu.dispose();
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const info = await tf.profile(() => run());
+  const names = info.kernels.map((k) => k.name);
+  assert.ok(names.includes('TransferLabClipByValueGrad'), names.join(', '));
+  assert.ok(!names.includes('Select') && !names.includes('LogicalAnd'), names.join(', '));
+  const got = run();
+  assert.deepEqual(Array.from(got.dataSync()), Array.from(expected));
+  got.dispose();
+  tf.dispose(info.result as tf.Tensor);
+  assert.equal(tf.memory().numTensors, before);
+  await tf.setBackend('cpu');
+});
+
 test('wasm: a shape the fast path does not take (dilation 2) still gets the cpu kernel', async () => {
   registerWasmGradients();
   const run = () =>
