@@ -5,6 +5,7 @@
 import { Chart } from 'chart.js';
 import { ConfusionView } from './confusion/view';
 import { LayerMapView } from './layers/view';
+import { LrFindView } from './lrfind/view';
 import { TrainingView } from './training/view';
 import { viewsByRoot } from './view';
 
@@ -63,6 +64,16 @@ export function inspect(element: Element): unknown[] {
       out.push({ kind: 'layers', layers: v.layers.length, lastBuildMs: v.lastBuildMs, code: v.code });
     } else if (v instanceof ConfusionView) {
       out.push({ kind: 'confusion' });
+    } else if (v instanceof LrFindView) {
+      const x = v.chart.scales.x;
+      out.push({
+        kind: 'lrfind',
+        xType: x?.type,
+        ariaLabel: v.chart.canvas.getAttribute('aria-label'),
+        datasets: v.chart.data.datasets.map((d) => ({ label: d.label, points: d.data.length, borderColor: d.borderColor })),
+        suggestionPixel: v.chart.getDatasetMeta(2).data[0]?.x,
+        suggestionExpected: x?.getPixelForValue((v.chart.data.datasets[2].data[0] as { x: number }).x),
+      });
     }
   }
   return out;

@@ -1,5 +1,5 @@
 /**
- * Transfer Lab notebook renderer: training charts, layer freeze maps, confusion matrices and image galleries.
+ * Transfer Lab notebook renderer: training charts, layer freeze maps, confusion matrices, image galleries and the learning-rate finder's curve.
  * VS Code imports this ES module in the notebook's output iframe and calls `activate`.
  */
 import { MIME } from '../src/common/mime';
@@ -8,6 +8,7 @@ import { GalleryView } from './gallery/view';
 import type { OutputItem, RendererApi, RendererContext } from './context';
 import { h } from './dom';
 import { LayerMapView } from './layers/view';
+import { LrFindView } from './lrfind/view';
 import { ViewState } from './state';
 import { ensureStyles } from './styles';
 import { readTheme, onThemeChange, type Theme } from './theme';
@@ -65,6 +66,8 @@ function createView(item: OutputItem, data: unknown, s: Shared): View {
       return new LayerMapView(data, s.state);
     case MIME.confusion:
       return new ConfusionView(data, s.theme.current(), s.state, item.id);
+    case MIME.lrFind:
+      return new LrFindView(data, s.theme.current());
     case MIME.gallery:
       return new GalleryView(data);
     default:

@@ -12,6 +12,7 @@ import type {
   GalleryItem,
   LayerInfo,
   LayerMap,
+  LrFindData,
   RunStatus,
   TrainingMessage,
   TrainingRun,
@@ -223,6 +224,45 @@ export function toConfusion(data: unknown): ConfusionData {
     });
   }
   return { kind: 'confusion', version: 1, classes, matrix, accuracy: metric(o, 'accuracy') ?? NaN, perClass };
+}
+
+function positives(o: Obj, key: string, what: string, n?: number): number[] {
+  const a = arr(o, key, what);
+  if (n !== undefined && a.length !== n) throw new DataError(`${what}: "${key}" must have ${n} entries, one per rate`);
+  return a.map((v, i) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${what}: ${key}[${i}] must be a finite number`);
+    return v;
+  });
+}
+
+export function toLrFind(data: unknown): LrFindData {
+  const what = 'learning-rate finder output';
+  const o = obj(data, what);
+  if (o.kind !== 'lrfind') throw new DataError(`${what}: "kind" must be "lrfind"`);
+  const lrs = positives(o, 'lrs', what);
+  if (lrs.length < 2) throw new DataError(`${what}: "lrs" must hold at least 2 rates`);
+  if (lrs.some((lr, i) => lr <= 0 || (i > 0 && lr <= lrs[i - 1]))) throw new DataError(`${what}: "lrs" must be positive and increasing`);
+  const losses = positives(o, 'losses', what, lrs.length);
+  const raw = o.raw === undefined ? undefined : arr(o, 'raw', what).map((v) => (typeof v === 'number' ? v : NaN));
+  const suggestion = num(o, 'suggestion', what);
+  if (!(suggestion > 0)) throw new DataError(`${what}: "suggestion" must be above 0`);
+  const d: LrFindData = {
+    kind: 'lrfind',
+    version: 1,
+    lrs,
+    losses,
+    suggestion,
+    minimum: optNum(o, 'minimum') ?? suggestion,
+    minLr: optNum(o, 'minLr') ?? lrs[0],
+    maxLr: optNum(o, 'maxLr') ?? lrs[lrs.length - 1],
+    steps: optNum(o, 'steps') ?? lrs.length,
+  };
+  if (raw && raw.length === lrs.length) d.raw = raw;
+  const stopped = optStr(o, 'stoppedReason');
+  if (stopped !== undefined) d.stoppedReason = stopped;
+  const title = optStr(o, 'title');
+  if (title !== undefined) d.title = title;
+  return d;
 }
 
 /** Inline PNGs only: a gallery never makes the output load anything. */

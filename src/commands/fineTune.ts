@@ -85,7 +85,7 @@ async function pickStrategy(): Promise<Strategy | undefined> {
   return n === undefined ? undefined : { kind: 'fine-tune', blocks: parsePositiveInt(n)! };
 }
 
-async function askNumber(step: string, prompt: string, value: string, parse: (t: string) => number | undefined, error: string): Promise<number | undefined> {
+async function askNumber<T>(step: string, prompt: string, value: string, parse: (t: string) => T | undefined, error: string): Promise<T | undefined> {
   const t = await vscode.window.showInputBox({ title: `${TITLE} (4/4): ${step}`, prompt, value, ignoreFocusOut: true, validateInput: (x) => (parse(x) === undefined ? error : undefined) });
   return t === undefined ? undefined : parse(t);
 }
@@ -113,7 +113,7 @@ export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<
   const config = vscode.workspace.getConfiguration('transferLab');
   const epochs = await askNumber('epochs', 'Epochs to train (early stopping may end sooner)', String(config.get<number>('defaultEpochs', 10)), parsePositiveInt, 'A whole number, 1 or more');
   if (epochs === undefined) return undefined;
-  const learningRate = await askNumber('learning rate', 'Learning rate (Adam)', '0.001', parseLearningRate, 'A number above 0 and below 10, e.g. 0.001');
+  const learningRate = await askNumber('learning rate', "Learning rate (Adam), or 'auto' to pick one with tl.lrFind", '0.001', parseLearningRate, "A number above 0 and below 10, e.g. 0.001, or 'auto'");
   if (learningRate === undefined) return undefined;
   const batchSize = await askNumber('batch size', 'Images per batch', String(config.get<number>('defaultBatchSize', 32)), parsePositiveInt, 'A whole number, 1 or more');
   if (batchSize === undefined) return undefined;

@@ -9,6 +9,7 @@ export const MIME = {
   layers: 'application/vnd.transfer-lab.layers+json',
   confusion: 'application/vnd.transfer-lab.confusion+json',
   device: 'application/vnd.transfer-lab.device+json',
+  lrFind: 'application/vnd.transfer-lab.lrfind+json',
   gallery: 'application/vnd.transfer-lab.gallery+json',
 } as const;
 export type TransferLabMime = (typeof MIME)[keyof typeof MIME];

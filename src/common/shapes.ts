@@ -95,6 +95,29 @@ export interface LayerMap {
   cut?: CutMark;
 }
 
+/** tl.lrFind's sweep: the loss against the learning rate (log scale), and the rate it suggests. */
+export interface LrFindData {
+  kind: 'lrfind';
+  version: 1;
+  /** The rate of each step, growing exponentially. */
+  lrs: number[];
+  /** The smoothed loss of each step (what the chart draws). */
+  losses: number[];
+  /** The loss of each step as measured. */
+  raw?: number[];
+  /** The suggested rate: the steepest descent of the smoothed loss before its minimum. */
+  suggestion: number;
+  /** The rate at the smallest smoothed loss, divided by 10 (fastai's "minimum"). */
+  minimum: number;
+  /** The sweep asked for. */
+  minLr: number;
+  maxLr: number;
+  steps: number;
+  /** Why the sweep ended early (divergence), if it did. */
+  stoppedReason?: string;
+  title?: string;
+}
+
 export interface ClassMetrics {
   label: string;
   precision: number;

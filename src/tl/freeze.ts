@@ -164,6 +164,8 @@ interface CompiledInternals {
   isOptimizerOwned?: boolean;
   collectedTrainableWeights?: tf.LayerVariable[];
   isTraining?: boolean;
+  /** A Sequential compiles its inner functional model, which holds the collected weights. */
+  model?: CompiledInternals;
 }
 
 /**
@@ -176,7 +178,7 @@ export function recompileIfNeeded(model: tf.LayersModel): boolean {
   const m = model as unknown as CompiledInternals;
   const old = m.optimizer_;
   if (!old) return false;
-  const collected = m.collectedTrainableWeights ?? [];
+  const collected = m.collectedTrainableWeights ?? m.model?.collectedTrainableWeights ?? [];
   const now = model.trainableWeights;
   if (collected.length === now.length && collected.every((w, i) => w === now[i])) return false;
   const cls = old.constructor as unknown as {

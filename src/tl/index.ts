@@ -30,7 +30,7 @@ export { decodeImage, decoderInfo, type DecodedImage } from './data/decode';
 export { show, type ShowOptions } from './show';
 
 // --- train and evaluate
-export { fit, fineTune, makeOptimizer, setLearningRate, getLearningRate, scheduledLr, type FitOptions, type FitResult, type FineTuneOptions, type FineTuneResult, type LRSchedule } from './train';
+export { fit, fineTune, lrFind, makeOptimizer, setLearningRate, getLearningRate, scheduledLr, type FitOptions, type FitResult, type FineTuneOptions, type FineTuneResult, type LRSchedule, type LrFindOptions, type LrFindResult } from './train';
 export { evaluate, predict, type EvaluateOptions, type EvaluationResult, type Prediction, type PredictOptions } from './evaluate';
 export { clearEmbeddingCache, embeddingMemoryStats } from './embeddings';
 

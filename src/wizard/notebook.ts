@@ -17,7 +17,8 @@ export interface FineTunePlan {
   dataDir: string;
   strategy: Strategy;
   epochs: number;
-  learningRate: number;
+  /** A rate, or 'auto': the notebook picks one with tl.lrFind. */
+  learningRate: number | 'auto';
   batchSize: number;
   /** Classes found by the folder check, for the notebook's description. */
   classes?: string[];
@@ -33,7 +34,7 @@ export interface PlanProblem {
 export function validatePlan(p: FineTunePlan): PlanProblem[] {
   const problems: PlanProblem[] = [];
   if (!Number.isInteger(p.epochs) || p.epochs < 1 || p.epochs > 10_000) problems.push({ field: 'epochs', message: 'Epochs must be a whole number from 1 to 10000.' });
-  if (!(p.learningRate > 0 && p.learningRate < 10)) problems.push({ field: 'learningRate', message: 'The learning rate must be a number above 0 and below 10, e.g. 0.001.' });
+  if (p.learningRate !== 'auto' && !(p.learningRate > 0 && p.learningRate < 10)) problems.push({ field: 'learningRate', message: "The learning rate must be a number above 0 and below 10, e.g. 0.001, or 'auto'." });
   if (!Number.isInteger(p.batchSize) || p.batchSize < 1 || p.batchSize > 65_536) problems.push({ field: 'batchSize', message: 'The batch size must be a whole number from 1 to 65536.' });
   if (p.strategy.kind === 'fine-tune' && (!Number.isInteger(p.strategy.blocks) || p.strategy.blocks < 1)) problems.push({ field: 'strategy', message: 'Fine-tuning needs at least one block to unfreeze.' });
   if (p.model.kind === 'file' && !/model\.json$/i.test(p.model.path)) problems.push({ field: 'model', message: `${p.model.path} is not a model.json file.` });
@@ -46,8 +47,10 @@ export function parsePositiveInt(text: string): number | undefined {
   return /^\d+$/.test(t) && Number(t) > 0 ? Number(t) : undefined;
 }
 
-export function parseLearningRate(text: string): number | undefined {
+/** A rate above 0 and below 10, or 'auto' (tl.lrFind picks it). */
+export function parseLearningRate(text: string): number | 'auto' | undefined {
   const t = text.trim();
+  if (t.toLowerCase() === 'auto') return 'auto';
   if (!/^(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(t)) return undefined;
   const v = Number(t);
   return v > 0 && v < 10 ? v : undefined;
@@ -119,7 +122,7 @@ function introCell(plan: FineTunePlan, p: NotebookPaths): [string, string] {
       '',
       `- Model: ${codeSpan(p.source)}`,
       `- Data: ${codeSpan(p.dataDir)}${plan.classes?.length ? ` (classes: ${plan.classes.map(codeSpan).join(', ')})` : ''}`,
-      `- ${plan.epochs} epochs, learning rate ${plan.learningRate}, batch size ${plan.batchSize}`,
+      `- ${plan.epochs} epochs, learning rate ${plan.learningRate === 'auto' ? 'picked by `tl.lrFind`' : plan.learningRate}, batch size ${plan.batchSize}`,
       '',
       'Every cell is plain JavaScript: change it and run it again. Interrupt (■) stops training after the current batch and keeps the weights.',
     ].join('\n'),
@@ -128,7 +131,7 @@ function introCell(plan: FineTunePlan, p: NotebookPaths): [string, string] {
 
 function trainCell(plan: FineTunePlan): [string, string] {
   const s = plan.strategy;
-  const common = [`  learningRate: ${plan.learningRate},`, `  batchSize: ${plan.batchSize},`, '  earlyStopping: { patience: 3 },', '});'];
+  const common = [plan.learningRate === 'auto' ? '  learningRate,' : `  learningRate: ${plan.learningRate},`, `  batchSize: ${plan.batchSize},`, '  earlyStopping: { patience: 3 },', '});'];
   const lines =
     s.kind === 'fine-tune'
       ? [
@@ -141,6 +144,19 @@ function trainCell(plan: FineTunePlan): [string, string] {
         ]
       : ['// 4. Train, with live loss and accuracy. Early stopping restores the best weights.', 'const result = await tl.fit(model, data, {', `  epochs: ${plan.epochs},`, ...common];
   return ['code', lines.join('\n')];
+}
+
+/** The learning rate picked by fastai's learning-rate finder, when the wizard was asked for 'auto'. */
+function lrFindCell(plan: FineTunePlan): [string, string] {
+  return [
+    'code',
+    [
+      "// The learning rate ('auto'): tl.lrFind trains briefly at rising rates (the weights are put back afterwards),",
+      '// draws the loss against the rate and suggests the rate where the loss falls fastest.',
+      `const { suggestion: learningRate } = await tl.lrFind(model, data, { batchSize: ${plan.batchSize}, seed: 42 });`,
+      'learningRate',
+    ].join('\n'),
+  ];
 }
 
 /** The cells from loading the model to exporting it. */
@@ -175,6 +191,7 @@ function workflowCells(plan: FineTunePlan, p: NotebookPaths): [string, string][]
         'model',
       ].join('\n'),
     ],
+    ...(plan.learningRate === 'auto' ? [lrFindCell(plan)] : []),
     trainCell(plan),
     ['code', ['// 5. Accuracy, per-class precision and recall, and the confusion matrix on the held-out images.', 'const report = await tl.evaluate(model, data.validation);'].join('\n')],
     [

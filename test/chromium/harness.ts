@@ -17,6 +17,7 @@ export const MIME = {
   training: 'application/vnd.transfer-lab.training+json',
   layers: 'application/vnd.transfer-lab.layers+json',
   confusion: 'application/vnd.transfer-lab.confusion+json',
+  lrFind: 'application/vnd.transfer-lab.lrfind+json',
   gallery: 'application/vnd.transfer-lab.gallery+json',
 } as const;
 

@@ -47,6 +47,7 @@ test('inputs are validated', () => {
   assert.equal(parseLearningRate('0.01'), 0.01);
   assert.equal(parseLearningRate('-1'), undefined);
   assert.equal(parseLearningRate('abc'), undefined);
+  assert.equal(parseLearningRate(' Auto '), 'auto');
   const bad: FineTunePlan = { model: { kind: 'file', path: '/x/weights.bin' }, dataDir: '/d', strategy: { kind: 'fine-tune', blocks: 0 }, epochs: 0, learningRate: 0, batchSize: 2.5 };
   assert.deepEqual(validatePlan(bad).map((p) => p.field).sort(), ['batchSize', 'epochs', 'learningRate', 'model', 'strategy']);
   assert.throws(() => generateNotebook(bad, '/'), /Epochs must be a whole number/);
@@ -95,4 +96,17 @@ test('names in the markdown cannot break out of their code spans', () => {
   const md = (generateNotebook(p, '/nb').cells[0].source as string[]).join('');
   assert.ok(md.includes('`` a`<img src=x onerror=alert(1)>`b ``'), md);
   assert.equal(codeSpan('x'), '`x`');
+});
+
+test("learning rate 'auto': the notebook picks it with tl.lrFind before training, for both strategies", () => {
+  for (const s of [{ kind: 'feature-extraction' }, { kind: 'fine-tune', blocks: 2 }] as const) {
+    const p = { ...plan(s), learningRate: 'auto' as const };
+    assert.deepEqual(validatePlan(p), []);
+    const nb = generateNotebook(p, path.join(root, 'samples'));
+    assert.deepEqual(validateNotebook(nb), [], s.kind);
+    const code = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.source as string[]).join(''));
+    assert.match(code[3], /^\/\/ The learning rate \('auto'\): tl\.lrFind [\s\S]*const \{ suggestion: learningRate \} = await tl\.lrFind\(model, data, \{ batchSize: 16, seed: 42 \}\);\nlearningRate$/);
+    assert.match(code[4], s.kind === 'fine-tune' ? /tl\.fineTune\(model, data, \{[\s\S]*\n  learningRate,\n/ : /tl\.fit\(model, data, \{[\s\S]*\n  learningRate,\n/);
+    assert.match((nb.cells[0].source as string[]).join(''), /learning rate picked by `tl\.lrFind`/);
+  }
 });

@@ -50,7 +50,8 @@ async function quickStart(page, workspace, resultsDir, log) {
       await sleep(2000);
     }
   }
-  await page.locator('.notebook-editor .code-cell-row').first().waitFor({ state: 'visible', timeout: 30_000 });
+  // Creating the notebook copies the sample data first; on a loaded machine that took over 30 s once.
+  await page.locator('.notebook-editor .code-cell-row').first().waitFor({ state: 'visible', timeout: 90_000 });
   // The sample images were copied into the workspace, and the notebook reads them there.
   assert.ok(existsSync(path.join(workspace, 'data', 'digits-5-9')), 'the sample data should be copied into the workspace');
   const code = await page.locator('.notebook-editor .view-lines').allInnerTexts();

@@ -4,6 +4,7 @@ import { recompileIfNeeded } from '../freeze';
 import { outputUnits as unitsOf } from '../models';
 import type { FitOptions } from './options';
 import { isOptimizer, makeOptimizer, setLearningRate } from './optimizers';
+import { checkRange, GroupedOptimizer, groupedOptimizer, plainOptimizer } from './discriminative';
 
 export type LabelMode = 'onehot' | 'sparse' | 'binary';
 
@@ -46,7 +47,7 @@ export function compileWith(model: tf.LayersModel, optimizer: tf.Optimizer, owne
 }
 
 /** Compiles with the optimizer and loss asked for (or kept); an optimizer made by us that is replaced is disposed. */
-function compileAsked(model: tf.LayersModel, opts: FitOptions): void {
+function compileAsked(model: tf.LayersModel, opts: SingleRate): void {
   const m = internals(model);
   const defaultLoss = outputUnits(model) === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy';
   const lr = opts.learningRate;
@@ -64,21 +65,58 @@ function compileAsked(model: tf.LayersModel, opts: FitOptions): void {
   if (previous && previousOwned && previous !== optimizer) previous.dispose();
 }
 
+type SingleRate = Omit<FitOptions, 'learningRate'> & { learningRate?: number };
+
+/** Puts `next` in place of the model's optimizer, disposing the old one when it was ours. */
+function swapOptimizer(model: tf.LayersModel, next: tf.Optimizer): void {
+  const m = internals(model);
+  const previous = m.optimizer_;
+  const previousOwned = m.isOptimizerOwned === true;
+  compileWith(model, next, true, model.loss, model.metrics);
+  if (previous && previousOwned && previous !== next) previous.dispose();
+}
+
+/** Whether a grouped optimizer's groups still hold exactly the variables that train now. */
+function groupsMatch(model: tf.LayersModel, opt: GroupedOptimizer): boolean {
+  const now = model.trainableWeights.map((w) => w.name).sort().join('\n');
+  return opt.groups.flatMap((g) => g.variables).sort().join('\n') === now;
+}
+
+/**
+ * Discriminative rates: a [low, high] pair gives every trainable block its own rate (a fresh
+ * grouped optimizer of the model's kind); a single number gives one rate to all again; nothing
+ * keeps a grouped optimizer, regrouped at the same spread when what trains has changed.
+ */
+function settleRates(model: tf.LayersModel, range: [number, number] | undefined, lr: number | undefined): void {
+  const opt = model.optimizer;
+  if (range) return swapOptimizer(model, groupedOptimizer(model, opt, range));
+  if (!(opt instanceof GroupedOptimizer)) return;
+  if (lr !== undefined) return swapOptimizer(model, plainOptimizer(opt, lr));
+  if (groupsMatch(model, opt)) return;
+  const low = opt.learningRate * Math.min(...opt.groups.map((g) => g.scale));
+  swapOptimizer(model, groupedOptimizer(model, opt, [low, opt.learningRate]));
+}
+
 /**
  * Makes sure the model is compiled for classification with accuracy, with the optimizer and rate
  * asked for. A model compiled elsewhere keeps its loss (and optimizer, unless another is asked for);
- * a changed set of trainable layers is recompiled (freeze.ts explains why).
+ * a changed set of trainable layers is recompiled (freeze.ts explains why). `learningRate: [low,
+ * high]` gives discriminative rates (discriminative.ts).
  */
 export function prepareCompile(model: tf.LayersModel, opts: FitOptions): void {
   const m = internals(model);
+  const range = Array.isArray(opts.learningRate) ? checkRange(opts.learningRate, 'fit(): learningRate') : undefined;
+  const single: SingleRate = { ...opts, learningRate: range ? range[1] : (opts.learningRate as number | undefined) };
   if (!m.optimizer_ || opts.optimizer !== undefined || opts.loss !== undefined) {
-    compileAsked(model, opts);
+    compileAsked(model, single);
   } else {
+    settleRates(model, undefined, undefined);
     recompileIfNeeded(model);
     const names = model.metricsNames ?? [];
     if (!names.includes('acc') && !names.includes('accuracy')) {
       compileWith(model, model.optimizer, m.isOptimizerOwned === true, model.loss, ['accuracy']);
     }
   }
-  if (opts.learningRate !== undefined && opts.optimizer === undefined) setLearningRate(model.optimizer, opts.learningRate);
+  settleRates(model, range, range ? undefined : single.learningRate);
+  if (!range && single.learningRate !== undefined && opts.optimizer === undefined) setLearningRate(model.optimizer, single.learningRate);
 }

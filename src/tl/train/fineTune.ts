@@ -5,6 +5,7 @@ import { freeze, unfreeze } from '../freeze';
 import { blocksOf } from '../inspect';
 import { fit } from './fit';
 import { isOptimizer } from './optimizers';
+import { checkRange } from './discriminative';
 import type { FitOptions, FitResult } from './options';
 
 export interface FineTuneOptions extends Omit<FitOptions, 'epochs' | 'phase'> {
@@ -16,8 +17,11 @@ export interface FineTuneOptions extends Omit<FitOptions, 'epochs' | 'phase'> {
   unfreezeBlocks?: number;
   /** Phase 1 rate (default 1e-3). */
   learningRate?: number;
-  /** Phase 2 rate (default learningRate / 10). */
-  fineTuneLearningRate?: number;
+  /**
+   * Phase 2 rate (default learningRate / 10), or [low, high]: discriminative rates from the earliest
+   * unfrozen block (low) to the head (high), as fastai's slice(low, high).
+   */
+  fineTuneLearningRate?: number | [number, number];
 }
 
 export interface FineTuneResult {
@@ -58,7 +62,7 @@ export async function fineTune(model: tf.LayersModel, data: unknown, opts: FineT
   const blocks = blocksOf(model.layers);
   const headBlocks = new Set(blocks.slice(hs).filter((_, k) => model.layers[hs + k].weights.length > 0));
   const unfrozen = unfreeze(model, { lastBlocks: unfreezeBlocks + headBlocks.size }, { batchNorm: false });
-  const ftLr = fineTuneLearningRate ?? lr / 10;
+  const ftLr = fineTuneLearningRate === undefined ? lr / 10 : Array.isArray(fineTuneLearningRate) ? checkRange(fineTuneLearningRate, 'fineTune(): fineTuneLearningRate') : fineTuneLearningRate;
   const fine = await fit(model, data, { ...fitOpts, optimizer: optimizerName, learningRate: ftLr, epochs: fineTuneEpochs, phase: 'fine-tune' });
   // Not thrown (the head phase's training is kept), but never silent: a headless run's output says so.
   if (fine.stoppedReason) console.warn(`fineTune(): the fine-tune phase stopped (${fine.stoppedReason}); the head phase finished, and result.fineTune.status is 'error'.`);

@@ -35,6 +35,7 @@ import { summarizeFit } from './format';
 import { LiveRun } from './liveRun';
 import { getLearningRate } from './optimizers';
 import { whatTrains } from './whatTrains';
+import { describeRates, GroupedOptimizer } from './discriminative';
 import type { EarlyStoppingOptions, FitOptions, FitResult } from './options';
 
 /** The options resolved and checked against the model and the data. */
@@ -171,6 +172,7 @@ async function prepare(run: FitRun): Promise<TrainingData> {
   const prepared = await prepareTrainingData(state.model, plan.train, plan.validation, { ...opts, batchSize: plan.batchSize }, (line) => report(run, line));
   run.ownOptimizer = prepared.ownOptimizer;
   report(run, whatTrains(state.model, prepared.cachedUpTo));
+  if (state.model.optimizer instanceof GroupedOptimizer) report(run, describeRates(state.model.optimizer));
   if (prepared.cacheSkippedReason) result.cacheSkippedReason = prepared.cacheSkippedReason;
   if (prepared.embeddingCache) result.embeddingCache = prepared.embeddingCache;
   run.cbs.interrupt.throwIfInterrupted();

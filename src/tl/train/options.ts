@@ -27,7 +27,12 @@ export interface FitOptions {
   epochs?: number;
   batchSize?: number;
   optimizer?: OptimizerName | tf.Optimizer;
-  learningRate?: number;
+  /**
+   * One rate for every trainable layer, or [low, high]: discriminative rates (fastai's slice(low, high)),
+   * spread geometrically from the earliest trainable block (low) to the head (high), each block with
+   * its own optimizer of the same kind and settings (fresh state).
+   */
+  learningRate?: number | [number, number];
   /** Loss when the model is (re)compiled here. Default: categorical cross-entropy (binary for one sigmoid unit). */
   loss?: string;
   schedule?: LRSchedule;
