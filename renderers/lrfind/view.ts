@@ -12,6 +12,7 @@ import { lrAriaLabel, lrCaption, lrChartSpec, type LrPoint } from '../shaping/lr
 import { toLrFind } from '../shaping/validate';
 import { parseColor, toCss, withAlpha } from '../shaping/color';
 import type { Theme } from '../theme';
+import { STILL_CHART, styleAxesAndLegend } from '../chartStyle';
 import type { View } from '../view';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend, Tooltip);
@@ -35,10 +36,7 @@ export class LrFindView implements View {
       type: 'line',
       data: { datasets: [] },
       options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        parsing: false,
+        ...STILL_CHART,
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
         scales: {
           x: { type: 'logarithmic', title: { display: true, text: 'learning rate (log scale)' }, ticks: { callback: (v) => formatLr(Number(v)) } },
@@ -72,15 +70,7 @@ export class LrFindView implements View {
 
   applyTheme(theme: Theme): void {
     this.theme = theme;
-    const o = this.chart.options;
-    const font = { family: theme.fontFamily, size: Math.max(11, theme.fontSize - 1) };
-    for (const axis of ['x', 'y'] as const) {
-      const s = o.scales![axis]!;
-      s.grid = { ...s.grid, color: theme.grid };
-      s.ticks = { ...s.ticks, color: theme.muted, font };
-      (s as { title: { color?: string } }).title.color = theme.muted;
-    }
-    o.plugins!.legend!.labels = { ...o.plugins!.legend!.labels, color: theme.fg, font };
+    styleAxesAndLegend(this.chart.options, theme);
     const [curve, raw, mark] = this.chart.data.datasets;
     const [blue, orange] = theme.series;
     Object.assign(curve, { borderColor: blue, backgroundColor: blue });

@@ -20,6 +20,7 @@ import { PanelShaper, type DatasetSpec, type PanelOptions, type PlotPoint } from
 import { chartLabel, METRICS, xMax, type MetricKey } from '../shaping/training';
 import { parseColor, toCss, withAlpha } from '../shaping/color';
 import type { Theme } from '../theme';
+import { STILL_CHART, styleAxesAndLegend } from '../chartStyle';
 
 // Only the parts a line chart with tooltips and a legend needs; keeps the bundle small.
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
@@ -52,10 +53,7 @@ export class MetricPanel {
       type: 'line',
       data: { datasets: [] },
       options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        parsing: false,
+        ...STILL_CHART,
         normalized: true,
         spanGaps: false,
         interaction: { mode: 'nearest', axis: 'x', intersect: false },
@@ -104,17 +102,7 @@ export class MetricPanel {
 
   applyTheme(theme: Theme, redraw = true): void {
     const o = this.chart.options;
-    const font = { family: theme.fontFamily, size: Math.max(11, theme.fontSize - 1) };
-    for (const axis of ['x', 'y'] as const) {
-      const s = o.scales![axis]!;
-      s.grid = { ...s.grid, color: theme.grid };
-      s.border = { ...s.border, color: theme.border };
-      s.ticks = { ...s.ticks, color: theme.muted, font };
-      (s as { title: { color?: string; font?: object } }).title.color = theme.muted;
-      (s as { title: { color?: string; font?: object } }).title.font = font;
-    }
-    const legend = o.plugins!.legend!;
-    legend.labels = { ...legend.labels, color: theme.fg, font };
+    const font = styleAxesAndLegend(o, theme);
     const tip = o.plugins!.tooltip!;
     Object.assign(tip, {
       backgroundColor: theme.tooltipBg,

@@ -174,7 +174,8 @@ async function runAndSignal(name: string, signal: NodeJS.Signals, viaTimeout = f
   const out = input.replace(/\.ipynb$/, '.out.ipynb');
   const args = [cli, 'run', input, '--out', out, '--backend', 'cpu'];
   // `timeout` signals its command when the time is up; --preserve-status passes our exit status on.
-  const child = viaTimeout ? spawn('timeout', ['--preserve-status', '-s', signal, '4', process.execPath, ...args], { cwd: path.dirname(input) }) : spawn(process.execPath, args, { cwd: path.dirname(input) });
+  // 12 s leaves a loaded machine time to start the kernel and reach cell 2 (which waits 60 s); 4 s did not.
+  const child = viaTimeout ? spawn('timeout', ['--preserve-status', '-s', signal, '12', process.execPath, ...args], { cwd: path.dirname(input) }) : spawn(process.execPath, args, { cwd: path.dirname(input) });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

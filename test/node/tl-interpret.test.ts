@@ -212,6 +212,9 @@ test('topLosses on an exported model.onnx gives the same as on the TF.js model; 
   assert.deepEqual(b.map((t) => t.file), a.map((t) => t.file));
   b.forEach((t, i) => assert.ok(Math.abs(t.loss - a[i].loss) < 1e-4));
   await assert.rejects(tl.topLosses(model, data, { k: 0 }), /k must be a positive whole number/);
+  // One split of the data: the same samples, named relative to the folder.
+  const c = await tl.topLosses(model, data.train, { k: 3, display: false });
+  assert.deepEqual(c.map((t) => path.join(dir, t.file)), a.map((t) => t.file));
   await (onnxModel as tl.FeatureExtractor).dispose();
   model.dispose();
 });

@@ -129,3 +129,26 @@ test('export refuses what it cannot convert, naming the layer, and writes nothin
   await assert.rejects(tl.save(m, dir, { format: 'pt' as 'onnx' }), /format must be 'tfjs' or 'onnx'/);
   m.dispose();
 });
+
+test('metadata in a model.onnx is untrusted: bad JSON, bad fields and a wrong class count are refused by name', async () => {
+  await useCpu();
+  const m = classifier();
+  const dir = tmpDir('onnx-meta');
+  await tl.save(m, path.join(dir, 'good'), { format: 'onnx' });
+  const bytes = fs.readFileSync(path.join(dir, 'good', 'model.onnx'));
+  const cases: [string, RegExp][] = [
+    ['{"classes": ', /metadata_props "transferLab" is not valid JSON/],
+    ['{"classes": 5}', /metadata_props "transferLab": "classes" must be an array of strings/],
+    ['{"inputSize": [100000, 3]}', /"inputSize" is \[100000, 3\]: images are at most 8192 pixels a side/],
+    ['{"classes": ["a", "b"]}', /its metadata names 2 classes for an output of 3/],
+  ];
+  for (const [value, why] of cases) {
+    const proto = onnx.ModelProto.decode(bytes);
+    proto.metadataProps = proto.metadataProps!.map((p) => (p.key === 'transferLab' ? onnx.StringStringEntryProto.create({ key: p.key, value }) : p));
+    const bad = path.join(dir, 'bad.onnx');
+    fs.writeFileSync(bad, onnx.ModelProto.encode(proto).finish());
+    await assert.rejects(tl.load(bad), why, value);
+  }
+  m.dispose();
+});
+

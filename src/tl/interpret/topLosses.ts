@@ -26,7 +26,7 @@ export interface TopLossesOptions {
 }
 
 export interface TopLoss {
-  /** The image file (absolute) for an image folder; otherwise the sample as the data names it (a CSV line, a tensor row). */
+  /** The image file (absolute) for data from tl.imageFolder; otherwise the sample as the data names it (a file in the folder, a CSV line, a tensor row). */
   file: string;
   /** The true class. */
   label: string;
@@ -139,7 +139,9 @@ export async function topLosses(model: Classifier, data: unknown, opts: TopLosse
   const ds = split.validation ?? split.train;
   const { scored, classes } = await score(model, ds, opts.classes, opts.batchSize);
   const worst = scored.sort((a, b) => b.loss - a.loss || a.position - b.position).slice(0, k);
-  const folder = (data as Partial<ImageFolderData>).kind === 'images' ? (data as ImageFolderData) : undefined;
+  // An image folder (not one of its splits, which do not know the folder) gives absolute file paths.
+  const maybe = data as Partial<ImageFolderData>;
+  const folder = maybe.kind === 'images' && typeof maybe.dir === 'string' ? (data as ImageFolderData) : undefined;
   const names = worst.map((s) => ds.sampleName(s.position));
   const rows: TopLoss[] = worst.map((s, i) => ({
     file: folder ? path.join(folder.dir, names[i]) : names[i],
