@@ -17,6 +17,7 @@ const USAGE = `Usage:
       SIGINT, SIGTERM and SIGHUP write the notebook with what ran, end the kernel and exit 128+n.
       --verbose also prints what native libraries (CUDA, Dawn) write to the kernel's console.
   transfer-lab predict <exported model dir or model.onnx> <image> [<image>...] [--top 3] [--json] [--backend ...]
+  transfer-lab predict <exported text model dir> "some text" ["another text"...]
       Prints the most probable classes of each image, using the class names, input size and
       preprocessing saved with the model by tl.save() (TF.js folder, or { format: 'onnx' }).
 `;

@@ -3,7 +3,7 @@
  * model's saved class names, input size and preprocessing. Runs in a kernel process, so it picks
  * the same backend a notebook would.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { KernelClient } from '../client/kernelClient';
 import type { BackendName } from '../common/protocol';
@@ -26,8 +26,10 @@ export interface ImagePrediction {
 export async function predictImages(opts: PredictCliOptions): Promise<ImagePrediction[]> {
   const modelDir = path.resolve(opts.modelDir);
   if (!existsSync(modelDir)) throw new Error(`no such model folder: ${terminalName(modelDir)}`);
-  const images = opts.images.map((i) => path.resolve(i));
-  for (const i of images) if (!existsSync(i)) throw new Error(`no such image: ${terminalName(i)}`);
+  // A text model's arguments are the texts themselves.
+  const text = isTextModel(modelDir);
+  const images = text ? opts.images : opts.images.map((i) => path.resolve(i));
+  if (!text) for (const i of images) if (!existsSync(i)) throw new Error(`no such image: ${terminalName(i)}`);
   const client = new KernelClient({
     kernelScript: opts.kernelScript,
     notebookDir: process.cwd(),
@@ -60,6 +62,18 @@ export async function predictImages(opts: PredictCliOptions): Promise<ImagePredi
     return found;
   } finally {
     await client.shutdown();
+  }
+}
+
+/** Whether the saved model's metadata has a tokenizer (a small file; anything unreadable means no). */
+function isTextModel(modelDir: string): boolean {
+  try {
+    const file = path.join(modelDir, 'transfer-lab.json');
+    if (statSync(file).size > 1024 * 1024) return false;
+    const meta = JSON.parse(readFileSync(file, 'utf8')) as { text?: unknown };
+    return typeof meta.text === 'object' && meta.text !== null;
+  } catch {
+    return false;
   }
 }
 

@@ -10,6 +10,8 @@ import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
 import { getOutputSink } from './output';
 import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './models/meta';
 import { asSplit, type Dataset } from './data';
+import { textEncodingFor, type TextEncoding } from './text/encoding';
+import { textSplitFor } from './text/bind';
 import { decodeImage, type DecoderChoice } from './data/decode';
 import { describeUnreadable, type UnreadableFile } from './data/readable';
 import { declaredUnits, inputShapeOf, probabilities, type Classifier } from './probabilities';
@@ -98,7 +100,7 @@ export function classMapping(model: AnyModel, ds: Dataset, given: string[] | und
  * Shows the confusion matrix and returns the numbers.
  */
 export async function evaluate(model: AnyModel, data: unknown, opts: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const split = asSplit(data, 'evaluate()');
+  const split = textSplitFor(model, asSplit(data, 'evaluate()'), 'evaluate()');
   const ds = split.validation ?? split.train;
   let classes: string[] = [];
   let toModel: number[] = [];
@@ -217,9 +219,23 @@ function topK(probs: Float32Array, k: number, classes: readonly string[], n: num
   return out;
 }
 
+/** Top-k classes of each text, for a text model. */
+async function predictTexts(model: AnyModel, enc: TextEncoding, texts: string[], k: number, classes: readonly string[], batchSize = 32): Promise<Prediction[][]> {
+  const out: Prediction[][] = [];
+  for (let i = 0; i < texts.length; i += batchSize) {
+    const chunk = texts.slice(i, i + batchSize);
+    const x = tf.tensor(await enc.encode(chunk), [chunk.length, ...enc.elementShape], 'float32');
+    const p = await probabilities(model, x).finally(() => x.dispose());
+    const probs = (await p.data()) as Float32Array;
+    p.dispose();
+    out.push(...topK(probs, k, classes, chunk.length));
+  }
+  return out;
+}
+
 /**
- * Top-k classes per image. A path gives Prediction[]; an array of paths or a 4-D batch gives one
- * Prediction[] per image. Tensors hold pixels in 0..255 unless `preprocessed` is set; they are
+ * Top-k classes per image (or per text, for a text model: then strings are the texts themselves).
+ * A path gives Prediction[]; an array of paths or a 4-D batch gives one Prediction[] per image. Tensors hold pixels in 0..255 unless `preprocessed` is set; they are
  * resized to the model's input and preprocessed like training images.
  */
 export async function predict(model: AnyModel, images: string, opts?: PredictOptions): Promise<Prediction[]>;
@@ -229,6 +245,13 @@ export async function predict(model: AnyModel, images: string | string[] | tf.Te
   const classes = getMeta(model)?.classes ?? [];
   const want = opts.topK ?? 3;
   if (!(Number.isInteger(want) && want > 0)) throw new Error(`predict(): topK must be a positive whole number, got ${opts.topK}`);
+  const enc = textEncodingFor(model);
+  if (enc && !(images instanceof tf.Tensor)) {
+    const texts = typeof images === 'string' ? [images] : images;
+    if (!Array.isArray(texts) || texts.some((s) => typeof s !== 'string')) throw new Error('predict(): give a text or an array of texts.');
+    const out = await predictTexts(model, enc, texts, want, classes, opts.batchSize);
+    return typeof images === 'string' ? out[0] : out;
+  }
   const img = imageInput(model);
 
   if (images instanceof tf.Tensor) {

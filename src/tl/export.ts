@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getMeta, imageSizeProblem, type ModelMeta } from './models/meta';
 import { META_FILE, META_KEY, isGraphModel, isLayersModel, outputUnits, type AnyModel } from './models';
 import { writeFileAtomic } from './util/atomic';
+import { textToSave } from './text/saved';
 import { saveOnnx } from './onnx/save';
 
 /** tfjs's converter splits weights into 4 MB shards; the same size keeps files friendly to HTTP caches. */
@@ -77,6 +78,8 @@ function metaFor(model: AnyModel, dir: string, meta?: SaveMeta): ModelMeta {
     merged.inputSize = [inputSize[0], inputSize[1]];
   }
   if (preprocessing) merged.preprocessing = { ...preprocessing };
+  const text = textToSave(meta?.text ?? known?.text);
+  if (text) merged.text = text.info;
   const featureLayer = meta?.featureLayer ?? known?.featureLayer;
   if (featureLayer && isLayersModel(model) && model.layers.some((l) => l.name === featureLayer)) merged.featureLayer = featureLayer;
   return merged;
@@ -128,6 +131,11 @@ export async function save(model: AnyModel, dir: string, meta?: SaveMeta, opts: 
       if (artifacts.modelInitializer) json.modelInitializer = artifacts.modelInitializer;
       if (artifacts.initializerSignature) json.initializerSignature = artifacts.initializerSignature;
 
+      // The vocabulary before model.json, so that a model.json on disk always finds it.
+      for (const [name, body] of Object.entries(textToSave(m.text)?.files ?? {})) {
+        await writeFileAtomic(path.join(out, name), body);
+        files.push(name);
+      }
       const side = { version: 1, ...m, savedAt: new Date().toISOString(), tfjs: tf.version.tfjs, ...(opts.extra ? { extra: opts.extra } : {}) };
       await writeFileAtomic(path.join(out, META_FILE), JSON.stringify(side, null, 2) + '\n');
       await writeFileAtomic(path.join(out, 'model.json'), JSON.stringify(json));

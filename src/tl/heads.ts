@@ -126,6 +126,7 @@ export function withHead(base: tf.LayersModel, opts: HeadOptions): tf.LayersMode
     ...(names ? { classes: names } : {}),
     ...(baseMeta?.inputSize ? { inputSize: baseMeta.inputSize } : {}),
     ...(baseMeta?.preprocessing ? { preprocessing: baseMeta.preprocessing } : {}),
+    ...(baseMeta?.text ? { text: baseMeta.text } : {}),
   };
   setMeta(model, meta);
   const dropped = base.layers.slice(cut + 1).map((l) => l.name);

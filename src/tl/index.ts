@@ -25,9 +25,10 @@ export { withHead, type HeadOptions } from './heads';
 export { save, type SaveMeta, type SaveOptions, type SaveResult } from './export';
 
 // --- data
-export { imageFolder, csv, fromTensors, fromArrays, type Dataset, type DataSplit, type LabeledData, type ImageFolderData, type CsvData, type Batch, type AugmentOptions, type ImageFolderOptions, type CsvOptions, type SkippedFile } from './data';
+export { imageFolder, textFolder, csv, fromTensors, fromArrays, type Dataset, type DataSplit, type LabeledData, type ImageFolderData, type CsvData, type TextData, type Batch, type AugmentOptions, type ImageFolderOptions, type TextFolderOptions, type CsvOptions, type SkippedFile } from './data';
 export { decodeImage, decoderInfo, type DecodedImage } from './data/decode';
 export { show, type ShowOptions } from './show';
+export { wordVectorBase, wordTokens, type TextInfo, type TextLoadOptions, type WordBaseOptions } from './text';
 
 // --- train and evaluate
 export { fit, fineTune, lrFind, makeOptimizer, setLearningRate, getLearningRate, scheduledLr, type FitOptions, type FitResult, type FineTuneOptions, type FineTuneResult, type LRSchedule, type LrFindOptions, type LrFindResult } from './train';

@@ -7,9 +7,10 @@ import { printable } from '../util/text';
 import { spellsNonFinite } from './finite';
 import { ArraySource } from './arrays';
 import { makeData } from './dataset';
-import type { CsvBadRow, CsvData, CsvOptions } from './types';
+import { textCsv } from './textCsv';
+import type { CsvBadRow, CsvData, CsvOptions, TextData } from './types';
 
-interface CsvRow {
+export interface CsvRow {
   line: number;
   values: string[];
 }
@@ -27,8 +28,13 @@ interface CsvColumns {
   featureCols: number[];
 }
 
-/** Reads a CSV with a header row: numeric feature columns and a label column. Bad rows are listed, not fatal. */
-export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
+/**
+ * Reads a CSV with a header row: numeric feature columns and a label column, or (with `text`) a
+ * text column and a label column. Bad rows are listed, not fatal.
+ */
+export async function csv(file: string, opts: CsvOptions & { text: string }): Promise<TextData>;
+export async function csv(file: string, opts: CsvOptions): Promise<CsvData>;
+export async function csv(file: string, opts: CsvOptions): Promise<CsvData | TextData> {
   if (!opts || !opts.label) throw new Error('csv(): give the label column, e.g. csv("iris.csv", { label: "species" })');
   let text: string;
   try {
@@ -39,6 +45,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const { header, rows, badRows } = parseRows(text);
   if (!header) throw new Error(`csv(): ${file} is empty (no header row).`);
+  if (opts.text !== undefined) return textCsv(file, header, rows, badRows, opts);
   const cols = pickColumns(file, header, opts);
   const good = numericRows(file, rows, header.length, cols, opts, badRows);
   badRows.sort((a, b) => a.line - b.line);
@@ -46,10 +53,7 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
     const first = badRows.slice(0, 3).map((b) => `line ${b.line}: ${b.reason}`).join('; ');
     throw new Error(`csv(): ${file} has no usable rows${first ? ` (${first})` : ''}.`);
   }
-  if (badRows.length) {
-    const first = badRows.slice(0, 5).map((b) => `line ${b.line}: ${b.reason}`).join('\n  ');
-    console.warn(`csv(): skipped ${badRows.length} bad row(s) in ${file}:\n  ${first}${badRows.length > 5 ? '\n  …' : ''}`);
-  }
+  warnBadRows(file, badRows);
   const { features } = cols;
   const classes = opts.classes ?? [...new Set(good.map((g) => g.label))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
@@ -61,8 +65,15 @@ export async function csv(file: string, opts: CsvOptions): Promise<CsvData> {
   return data as CsvData;
 }
 
+/** One warning for the rows left out. */
+export function warnBadRows(file: string, badRows: CsvBadRow[]): void {
+  if (!badRows.length) return;
+  const first = badRows.slice(0, 5).map((b) => `line ${b.line}: ${b.reason}`).join('\n  ');
+  console.warn(`csv(): skipped ${badRows.length} bad row(s) in ${file}:\n  ${first}${badRows.length > 5 ? '\n  …' : ''}`);
+}
+
 /** Splits the text into the header and the rows, each with its line number; rows Papa cannot parse are bad rows. */
-function parseRows(text: string): { header?: string[]; rows: CsvRow[]; badRows: CsvBadRow[] } {
+export function parseRows(text: string): { header?: string[]; rows: CsvRow[]; badRows: CsvBadRow[] } {
   const starts = lineStarts(text);
   let header: string[] | undefined;
   const rows: CsvRow[] = [];
@@ -95,12 +106,23 @@ function parseRows(text: string): { header?: string[]; rows: CsvRow[]; badRows: 
   return { header, rows, badRows };
 }
 
-/** The label and feature columns named in `opts`, checked against the header. */
-function pickColumns(file: string, head: string[], opts: CsvOptions): CsvColumns {
+export function assertUniqueHeader(file: string, head: string[]): void {
   const dup = head.findIndex((h, i) => head.indexOf(h) !== i);
   if (dup >= 0) {
     throw new Error(`csv(): ${file} has two columns named '${printable(head[dup])}' (columns ${head.indexOf(head[dup]) + 1} and ${dup + 1}); rename one so that each column has its own name.`);
   }
+}
+
+/** A column's index, or an error that lists the columns there are. */
+export function columnIndex(file: string, head: string[], name: string, what: string): number {
+  const i = head.indexOf(name);
+  if (i < 0) throw new Error(`csv(): ${file} has no ${what} column '${printable(name)}'; its columns are: ${head.map(printable).join(', ')}`);
+  return i;
+}
+
+/** The label and feature columns named in `opts`, checked against the header. */
+function pickColumns(file: string, head: string[], opts: CsvOptions): CsvColumns {
+  assertUniqueHeader(file, head);
   const labelCol = head.indexOf(opts.label);
   if (labelCol < 0) throw new Error(`csv(): ${file} has no column '${printable(opts.label)}'; its columns are: ${head.map(printable).join(', ')}`);
   const features = opts.features ?? head.filter((_, i) => i !== labelCol);
@@ -131,7 +153,7 @@ function numericRows(file: string, rows: CsvRow[], width: number, cols: CsvColum
 }
 
 /** Why a row's shape or label is unusable, or undefined. */
-function rowProblem(values: string[], width: number, labelCol: number, opts: CsvOptions): string | undefined {
+export function rowProblem(values: string[], width: number, labelCol: number, opts: CsvOptions): string | undefined {
   if (values.length !== width) return `${values.length} fields, the header has ${width}`;
   const label = values[labelCol].trim();
   if (label === '') return `empty label in column '${printable(opts.label)}'`;

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../../common/display';
 import { TEXT_PLAIN } from '../../common/mime';
 import { describeValue } from '../util/text';
+import type { TextEncoding } from '../text/encoding';
 import { countByClass, seededRandom, shuffleInPlace, stratifiedSplit } from './split';
 import {
   DEFAULT_BATCH_SIZE,
@@ -58,6 +59,8 @@ export interface Source {
   failure(i: number): string | undefined;
   /** Loads the samples not loaded before, to learn which fail. */
   check(indices: number[]): Promise<void>;
+  /** Texts only: the same samples turned into numbers by a text model's encoding. */
+  withEncoding?(encoding: TextEncoding): Source;
 }
 
 class View implements Dataset {
@@ -121,6 +124,14 @@ class View implements Dataset {
 
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.batches({ shuffle: true });
+  }
+
+  /** The same split, its texts turned into numbers by `encoding` (data that is not text stays as it is). */
+  withEncoding(encoding: TextEncoding): View {
+    if (!this.src.withEncoding) return this;
+    const v = new View(this.src.withEncoding(encoding), this.indices, this.batchSize, this.augmentation, this.split, this.seed);
+    v.epoch = this.epoch;
+    return v;
   }
 
   async *batches(opts: BatchOptions = {}): AsyncGenerator<Batch, void, undefined> {
@@ -214,6 +225,11 @@ export function describeData(name: string, data: LabeledData): string {
 
 // --- helpers for fit / evaluate
 
+/** Text data turned into numbers by a text model's encoding; other data as it is. */
+export function bindText(ds: Dataset, encoding: TextEncoding): Dataset {
+  return ds instanceof View ? ds.withEncoding(encoding) : ds;
+}
+
 export function isDataset(x: unknown): x is Dataset {
   return typeof x === 'object' && x !== null && typeof (x as Dataset).batches === 'function' && typeof (x as Dataset).contentKeys === 'function';
 }
@@ -226,5 +242,5 @@ export function asSplit(data: unknown, what: string): DataSplit {
     if (d.validation !== undefined && !isDataset(d.validation)) throw new Error(`${what}: data.validation is not a dataset.`);
     return { train: d.train, validation: d.validation };
   }
-  throw new Error(`${what}: expected data from tl.imageFolder(), tl.csv() or tl.fromTensors(), got ${data instanceof tf.Tensor ? 'a tensor (wrap tensors with tl.fromTensors(xs, ys))' : describeValue(data)}.`);
+  throw new Error(`${what}: expected data from tl.imageFolder(), tl.textFolder(), tl.csv() or tl.fromTensors(), got ${data instanceof tf.Tensor ? 'a tensor (wrap tensors with tl.fromTensors(xs, ys))' : describeValue(data)}.`);
 }

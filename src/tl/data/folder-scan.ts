@@ -11,7 +11,14 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SkippedFile } from './types';
 
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
+/** Which files a class folder's samples are, and what a skipped other file is told. */
+export interface SampleFiles {
+  extensions: ReadonlySet<string>;
+  otherwise: string;
+}
+
+export const IMAGE_FILES: SampleFiles = { extensions: new Set(['.png', '.jpg', '.jpeg']), otherwise: 'not a .png, .jpg or .jpeg file' };
+export const TEXT_FILES: SampleFiles = { extensions: new Set(['.txt']), otherwise: 'not a .txt file' };
 
 /** One class folder's images (paths as found, under the root) and what was left out of it. */
 export interface ClassListing {
@@ -38,6 +45,7 @@ interface Walk {
    * would otherwise take exponential time.
    */
   linkedDirs: Map<string, string>;
+  files: SampleFiles;
 }
 
 function byName(a: { name: string }, b: { name: string }): number {
@@ -131,8 +139,8 @@ async function walk(dir: string, ancestors: Set<string>, viaLink: boolean, w: Wa
       }
       await walk(full, new Set(ancestors).add(id), viaLink || isLink, w);
     } else if (isFile) {
-      if (IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) w.found.push({ file: full, id, viaLink: viaLink || isLink });
-      else w.skipped.push({ file: full, reason: 'not a .png, .jpg or .jpeg file' });
+      if (w.files.extensions.has(path.extname(e.name).toLowerCase())) w.found.push({ file: full, id, viaLink: viaLink || isLink });
+      else w.skipped.push({ file: full, reason: w.files.otherwise });
     }
   }
 }
@@ -141,13 +149,13 @@ async function walk(dir: string, ancestors: Set<string>, viaLink: boolean, w: Wa
  * The images of each class folder (any depth), in sorted order, each real file once: a file found
  * by several paths belongs to the first path that is not a link, else to the first path.
  */
-export async function listClassImages(root: string, folders: readonly string[]): Promise<Map<string, ClassListing>> {
+export async function listClassImages(root: string, folders: readonly string[], sampleFiles: SampleFiles = IMAGE_FILES): Promise<Map<string, ClassListing>> {
   const realRoot = await fsp.realpath(root);
   const rootId = (await fileId(realRoot)).id;
   const walks = new Map<string, Walk>();
   const linkedDirs = new Map<string, string>();
   for (const folder of folders) {
-    const w: Walk = { root, realRoot, found: [], skipped: [], linkedDirs };
+    const w: Walk = { root, realRoot, found: [], skipped: [], linkedDirs, files: sampleFiles };
     const classDir = path.join(root, folder);
     const { id } = await fileId(classDir);
     const viaLink = (await fsp.lstat(classDir)).isSymbolicLink();

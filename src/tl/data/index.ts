@@ -9,3 +9,4 @@ export { resolveAugment, describeData, isDataset, asSplit } from './dataset';
 export { fromArrays, fromTensors } from './arrays';
 export { csv } from './csv';
 export { imageFolder } from './imageFolder';
+export { textFolder } from './textFolder';

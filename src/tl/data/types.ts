@@ -62,7 +62,7 @@ export interface UnreadableSample {
   reason: string;
 }
 
-export type DataKind = 'images' | 'csv' | 'tensors';
+export type DataKind = 'images' | 'csv' | 'tensors' | 'text';
 
 /** One split of labelled samples: what fit, evaluate and the embedding cache consume. */
 export interface Dataset {
@@ -158,10 +158,28 @@ export interface ImageFolderOptions extends SplitOptions {
 export interface CsvOptions extends SplitOptions {
   /** Column that holds the class label. */
   label: string;
+  /** Column that holds a text: the data is then texts (for a text model), not numbers. */
+  text?: string;
   /** Numeric feature columns; default: every column but the label. */
   features?: string[];
   /** Class order; default: sorted distinct labels. */
   classes?: string[];
+}
+
+/** Labelled texts: a text folder, or a CSV file's text column. */
+export interface TextData extends LabeledData {
+  readonly kind: 'text';
+  /** The folder or the CSV file. */
+  readonly source: string;
+  /** The texts, in sample order (both splits). */
+  readonly texts: readonly string[];
+}
+
+export interface TextFolderOptions extends SplitOptions {
+  /** Class order; folders must be among these. Default: sorted folder names. */
+  classes?: string[];
+  /** Files larger than this are skipped (default 1 MiB). */
+  maxFileBytes?: number;
 }
 
 export interface TensorDataOptions extends SplitOptions {

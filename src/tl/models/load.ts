@@ -24,6 +24,8 @@ import { throwIfInterrupted } from '../output';
 import { bundledModelsDir, bundledNames, isDir } from './cache';
 import { isLayersModel, type AnyModel } from './kinds';
 import { inferInputSize, readSavedMeta } from './savedMeta';
+import { loadTextBase } from '../text/load';
+import { readSavedVocabulary } from '../text/saved';
 
 async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
@@ -100,7 +102,16 @@ async function loadFromFile(
     ...(inputSize ? { inputSize } : {}),
     ...(preprocessing ? { preprocessing } : {}),
     ...(saved.featureLayer ? { featureLayer: saved.featureLayer } : {}),
+    ...(saved.text ? { text: saved.text } : {}),
   };
+  if (saved.text) {
+    try {
+      await readSavedVocabulary(modelJsonPath, saved.text, model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   setMeta(model, meta);
   if (saved.featureLayer && model instanceof tf.LayersModel) {
     if (!model.layers.some((l) => l.name === saved.featureLayer)) {
@@ -155,6 +166,9 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
     if (onnx) return loadOnnx(onnx, { maxBytes, ...opts.onnx });
     return loadFromFile(resolveModelJson(p), { name: p, source: 'file' }, maxBytes);
   }
+
+  const textBase = await loadTextBase(s, maxBytes, opts.text);
+  if (textBase) return textBase;
 
   const looksLikePath = /[\\/]/.test(s) || /\.json$/i.test(s) || s.startsWith('.');
   if (looksLikePath) {

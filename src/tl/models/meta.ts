@@ -2,6 +2,7 @@
  * What the tl core knows about a model beyond its weights: its classes, input size and preprocessing.
  * Kept beside the model object (WeakMap), and written into exported model folders as metadata.
  */
+import type { TextInfo } from '../text/types';
 
 /** Pixel preprocessing applied after decode + resize, on values in [0, 255]: x * scale + offset. */
 export interface Preprocessing {
@@ -27,6 +28,8 @@ export interface ModelMeta {
   format: 'layers' | 'graph';
   /** The layer whose output makes the best features for a new head (withHead's default cut). */
   featureLayer?: string;
+  /** Text models: how texts become the model's input (tokenizer, vocabulary, pooling). */
+  text?: TextInfo;
 }
 
 const metas = new WeakMap<object, ModelMeta>();

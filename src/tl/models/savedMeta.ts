@@ -4,6 +4,7 @@ import { imageSizeProblem, type ModelMeta, type Preprocessing } from './meta';
 import { readModelFile } from './safety/weightFiles';
 import { META_KEY, META_FILE, parseJson, type ModelJSON } from './files';
 import type { AnyModel } from './kinds';
+import { parseTextInfo } from '../text/saved';
 
 export function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
   if (raw == null) return {};
@@ -20,6 +21,7 @@ export function parseMeta(raw: unknown, where: string): Partial<ModelMeta> {
     }
     out.classes = [...(r.classes as string[])];
   }
+  if (r.text !== undefined) out.text = parseTextInfo(r.text, where);
   if (r.featureLayer !== undefined) {
     if (typeof r.featureLayer !== 'string') throw new Error(`${where}: "featureLayer" must be a layer name.`);
     out.featureLayer = r.featureLayer;

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data';
 import { computeEmbeddings, embeddingDataset, layersHash, splitAtFrozenBase, type EmbeddingStats, type FrozenSplit } from '../embeddings';
 import { compileWith } from './compile';
+import { getMeta } from '../models/meta';
 import { cloneOptimizer } from './optimizers';
 import type { FitOptions, FitResult } from './options';
 
@@ -73,7 +74,9 @@ function cacheLine(ec: NonNullable<FitResult['embeddingCache']>, cutAfter: strin
 async function trainOnEmbeddings(model: tf.LayersModel, split: FrozenSplit, train: Dataset, validation: Dataset | undefined, opts: CacheOptions, report: (line: string) => void): Promise<TrainingData> {
   const { batchSize } = opts;
   const baseHash = layersHash(split.baseLayers);
-  const cacheOpts = { cacheDir: opts.cacheDir, batchSize: Math.max(batchSize, 32), engine: opts.baseEngine };
+  // A word-vector base is a table lookup: TF.js runs it at once, and ONNX has no text pooling layer to convert.
+  const engine = opts.baseEngine ?? (getMeta(model)?.text ? 'tfjs' : undefined);
+  const cacheOpts = { cacheDir: opts.cacheDir, batchSize: Math.max(batchSize, 32), engine };
   const te = await computeEmbeddings(split.base, baseHash, train, cacheOpts);
   const ve = validation ? await computeEmbeddings(split.base, baseHash, validation, cacheOpts) : undefined;
   const embeddingCache = totals(te.stats, ve?.stats);

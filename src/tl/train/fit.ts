@@ -14,11 +14,13 @@ import { asWasmOutOfMemory, InterruptedError } from '../../common/errors';
 import { getMeta } from '../models/meta';
 import { assertTrainable } from '../models';
 import { asSplit, type Dataset } from '../data';
+import { textSplitFor } from '../text/bind';
 import { printable } from '../util/text';
 import { describeUnreadable, usableOrThrow } from '../data/readable';
 import { releaseAll, TrainingState, type TrainingCallback } from './callbacks/callback';
 import { Checkpoint } from './callbacks/checkpoint';
 import { EarlyStopping } from './callbacks/earlyStopping';
+import { EmbeddingRate } from './callbacks/embeddingRate';
 import { History } from './callbacks/history';
 import { InterruptGuard } from './callbacks/interruptGuard';
 import { LiveDisplay } from './callbacks/liveDisplay';
@@ -75,9 +77,9 @@ function resolveMonitor(opts: FitOptions, hasValidation: boolean): Pick<FitPlan,
 /** Checks the model, the data and the options, and compiles the model for them; allocates nothing else. */
 function resolveFit(model: tf.LayersModel, data: unknown, opts: FitOptions): FitPlan {
   assertTrainable(model, 'fit()');
-  const split = asSplit(data, 'fit()');
+  const split = textSplitFor(model, asSplit(data, 'fit()'), 'fit()');
   const train = split.train;
-  const validation = opts.validationData !== undefined ? asSplit(opts.validationData, 'fit() validationData').train : split.validation;
+  const validation = opts.validationData !== undefined ? textSplitFor(model, asSplit(opts.validationData, 'fit() validationData'), 'fit()').train : split.validation;
   const epochs = positiveWhole('epochs', opts.epochs ?? 10);
   const batchSize = positiveWhole('batchSize', opts.batchSize ?? train.batchSize);
   if (internals(model).isTraining) throw new Error('fit(): this model is already training.');
@@ -140,6 +142,8 @@ function buildCallbacks(state: TrainingState, plan: FitPlan, opts: FitOptions, l
   const early = plan.early && new EarlyStopping(state, monitor, plan.early.patience, plan.early.restoreBest);
   const display = new LiveDisplay(live, progress, monitor);
   const list: TrainingCallback[] = [progress];
+  const embeddingRate = EmbeddingRate.of(state);
+  if (embeddingRate) list.push(embeddingRate);
   if (opts.schedule && plan.baseLr !== undefined) list.push(new Schedule(state, opts.schedule, plan.baseLr));
   list.push(nanGuard, interrupt, new History(state), monitor);
   if (early) list.push(early);
