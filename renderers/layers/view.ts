@@ -159,6 +159,8 @@ export class LayerMapView implements View {
           (counts.bnInference ? ` · ${counts.bnInference} BatchNormalization in inference mode` : ''),
       ),
     );
+    // A text model's tokenizer comes before layer 0: said in words (as text, never HTML).
+    if (this.data.input) this.headerEl.append(h('p', { class: 'tl-input-note', text: this.data.input }));
     const cut = cutText(this.data);
     if (cut) this.headerEl.append(h('p', { class: 'tl-cut-note', text: cut }));
     this.cells = layers.map((l, pos) => this.makeCell(l, pos));

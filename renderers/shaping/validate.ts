@@ -183,6 +183,7 @@ export function toLayerMap(data: unknown): LayerMap {
     layers,
     totals: { trainable, nonTrainable, total: optNum(t, 'total') ?? trainable + nonTrainable },
     ...(cut ? { cut } : {}),
+    ...(optStr(o, 'input') !== undefined ? { input: optStr(o, 'input') } : {}),
   };
 }
 

@@ -93,6 +93,8 @@ export interface LayerMap {
   layers: LayerInfo[];
   totals: { trainable: number; nonTrainable: number; total: number };
   cut?: CutMark;
+  /** What turns the input into the first layer's numbers when it is not a layer (a text model's tokenizer), as one line. */
+  input?: string;
 }
 
 /** tl.lrFind's sweep: the loss against the learning rate (log scale), and the rate it suggests. */

