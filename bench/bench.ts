@@ -13,6 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { mobileNetV2Like } from '../src/tl/builders';
 import { installBatchNormFix } from '../src/tl/freeze';
 import { PREPROCESS_MOBILENET } from '../src/tl/models/meta';
+import { fromArrays, imageFolder } from '../src/tl/data';
+import { fit } from '../src/tl/train';
 import { registerWasmGradients } from '../src/tl/wasm-grads';
 import { onnxBase, splitFrozen, loadOnnx, DecodePool, onnxRuntimeInfo, type FeatureExtractor, type ImageBatch, type ProviderName } from '../src/tl/onnx';
 import { selectBackend, type ConcreteBackend } from '../src/runtime/backends';
@@ -230,13 +232,13 @@ async function tfPredict(model: tf.LayersModel, x: tf.Tensor): Promise<void> {
 
 // --- test images
 
-async function makeImages(dir: string, n: number): Promise<string[]> {
+async function makeImages(dir: string, n: number, first = 0): Promise<string[]> {
   const loaded = requireEngine<typeof import('sharp').default>('sharp');
   if (!loaded.module) throw new Error(`the benchmark writes its test images with sharp: ${loaded.error}`);
   const sharp = loaded.module;
   fs.mkdirSync(dir, { recursive: true });
   const files: string[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = first; i < first + n; i++) {
     // Photo-like sizes and content (gradients plus noise), so decode and resize do real work.
     const w = 320 + ((i * 37) % 321);
     const h = 240 + ((i * 53) % 241);
@@ -413,12 +415,14 @@ function fineTuneModel(seed: number): tf.LayersModel {
   const model = tf.model({ inputs: m.inputs, outputs: out, name: 'mobilenetv2_finetune' });
   installBatchNormFix();
   const first = model.layers.findIndex((l) => l.name === 'block_14_expand');
-  model.layers.forEach((l, i) => (l.trainable = i >= first));
+  // BatchNormalization stays frozen (inference mode), as Keras advises for fine-tuning and as
+  // tl.fineTune does; the PyTorch peer does the same (eval mode, no affine updates).
+  model.layers.forEach((l, i) => (l.trainable = i >= first && l.getClassName() !== 'BatchNormalization'));
   return model;
 }
 
-type FtConfig = 'tfjs-wasm' | 'tfjs-webgpu' | 'tfjs-node-gpu' | 'ort+wasm' | 'ort+webgpu';
-const FT_BACKEND: Record<FtConfig, ConcreteBackend> = { 'tfjs-wasm': 'wasm', 'tfjs-webgpu': 'webgpu', 'tfjs-node-gpu': 'tensorflow-gpu', 'ort+wasm': 'wasm', 'ort+webgpu': 'webgpu' };
+type FtConfig = 'tfjs-wasm' | 'tfjs-webgpu' | 'tfjs-node-gpu' | 'ort+wasm' | 'ort+webgpu' | 'e2e';
+const FT_BACKEND: Record<FtConfig, ConcreteBackend> = { 'tfjs-wasm': 'wasm', 'tfjs-webgpu': 'webgpu', 'tfjs-node-gpu': 'tensorflow-gpu', 'ort+wasm': 'wasm', 'ort+webgpu': 'webgpu', e2e: 'wasm' };
 
 /**
  * One fine-tune configuration, in a child process (see fineTune). Prints a `ROW {json}` line after
@@ -428,8 +432,7 @@ async function fineTuneChild(config: FtConfig): Promise<void> {
   const S = 'finetune';
   const backend = FT_BACKEND[config];
   const split = config.startsWith('ort+');
-  const name = split ? 'frozen part in ORT, trainable part in TF.js' : 'all layers in TF.js';
-  const engine = split ? `onnxruntime-node + ${ENGINE[backend]}` : ENGINE[backend];
+  const { name, engine } = ftRow(config);
   const use = await useBackend(backend);
   const emit = (r: Row) => process.stdout.write(`ROW ${JSON.stringify(r)}\n`);
   if (!use.ok) {
@@ -473,21 +476,47 @@ async function fineTuneChild(config: FtConfig): Promise<void> {
   }
 }
 
+/** The row's name and engine for a configuration. */
+function ftRow(c: FtConfig): { name: string; engine: string } {
+  if (c === 'e2e') return { name: E2E_NAME, engine: 'tl.fit (tfjs wasm)' };
+  const engine = ENGINE[FT_BACKEND[c]];
+  return c.startsWith('ort+') ? { name: 'frozen part in ORT, trainable part in TF.js', engine: `onnxruntime-node + ${engine}` } : { name: 'all layers in TF.js', engine };
+}
+
+/** Runs one configuration in a child process stopped after `cap` seconds; the last ROW it printed. */
+function fineTuneInChild(config: FtConfig, cap: number, extra: string[] = []): Promise<Row | undefined> {
+  return new Promise<Row | undefined>((resolve) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=8192', __filename, ...argv.filter((a) => !a.startsWith('--only=')), `--ft-child=${config}`, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let latest: Row | undefined;
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      for (const l of lines) if (l.startsWith('ROW ')) latest = JSON.parse(l.slice(4)) as Row;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), cap * 1000);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(latest);
+    });
+  });
+}
+
 /**
  * Fine-tune steps per second with the last 3 blocks trainable. Each configuration runs in its own
- * process with a time cap: on the CPU, one step can take minutes (tfjs-backend-wasm has no
- * Conv2DBackpropFilter, and the fallback runs the cpu backend's kernel), and a benchmark that
- * cannot finish reports nothing.
+ * process with a time cap: on the CPU, one step can take minutes, and a benchmark that cannot
+ * finish reports nothing.
  */
-async function fineTune(): Promise<void> {
+async function fineTune(work: string): Promise<void> {
   const trainable = (() => {
     const m = fineTuneModel(2);
     const n = m.layers.filter((l) => l.trainableWeights.length > 0).length;
     m.dispose();
     return n;
   })();
-  notes.push(`Fine-tune: MobileNetV2 ${SIZE} px + Dense(10); block_14 … block_16, Conv_1 and the head trainable (${trainable} layers with weights), batch ${BATCH}, Adam. Each configuration runs in its own process, stopped after ${FT_CAP} s.`);
-  const configs: FtConfig[] = GPU ? ['tfjs-node-gpu', 'tfjs-webgpu', 'ort+webgpu', 'ort+wasm', 'tfjs-wasm'] : ['ort+webgpu', 'ort+wasm', 'tfjs-wasm'];
+  notes.push(`Fine-tune: MobileNetV2 ${SIZE} px + Dense(10); block_14 … block_16, Conv_1 and the head trainable (${trainable} layers with weights; BatchNormalization frozen, in inference mode), batch ${BATCH}, Adam. Each configuration runs in its own process, stopped after ${FT_CAP} s. PyTorch: torchvision's MobileNetV2 with the same blocks trainable, BatchNorm in eval mode, Adam.`);
+  const configs: FtConfig[] = GPU ? ['tfjs-node-gpu', 'tfjs-webgpu', 'ort+webgpu', 'ort+wasm', 'tfjs-wasm'] : ['ort+wasm', 'ort+webgpu', 'tfjs-wasm'];
   for (const c of configs) {
     const ortWasm = rows.find((r) => r.section === 'finetune' && r.engine === 'onnxruntime-node + tfjs wasm');
     if (c === 'tfjs-wasm' && ortWasm && ortWasm.rate === undefined) {
@@ -495,27 +524,60 @@ async function fineTune(): Promise<void> {
       add({ section: 'finetune', name: 'all layers in TF.js', engine: ENGINE.wasm, skipped: `not run: the ORT + WASM configuration, which does less work, finished no step within ${FT_CAP} s` });
       continue;
     }
-    const last = await new Promise<Row | undefined>((resolve) => {
-      const child = spawn(process.execPath, ['--max-old-space-size=8192', __filename, ...argv.filter((a) => !a.startsWith('--only=')), `--ft-child=${c}`], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let latest: Row | undefined;
-      let buf = '';
-      child.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const lines = buf.split('\n');
-        buf = lines.pop() ?? '';
-        for (const l of lines) if (l.startsWith('ROW ')) latest = JSON.parse(l.slice(4)) as Row;
-      });
-      const timer = setTimeout(() => child.kill('SIGKILL'), FT_CAP * 1000);
-      child.on('exit', () => {
-        clearTimeout(timer);
-        resolve(latest);
-      });
-    });
-    const backend = FT_BACKEND[c];
-    const name = c.startsWith('ort+') ? 'frozen part in ORT, trainable part in TF.js' : 'all layers in TF.js';
-    const engine = c.startsWith('ort+') ? `onnxruntime-node + ${ENGINE[backend]}` : ENGINE[backend];
-    add(last ?? { section: 'finetune', name, engine, skipped: `no step finished within ${FT_CAP} s`, rate: undefined, note: undefined });
+    const last = await fineTuneInChild(c, FT_CAP);
+    add(last ?? { section: 'finetune', ...ftRow(c), skipped: `no step finished within ${FT_CAP} s` });
   }
+  await fineTuneEndToEndRows(work);
+}
+
+// --- 2b. fine-tuning end to end, and the PyTorch peer's step
+
+const FT_IMAGES = Number(value('ft-images', QUICK ? '64' : '512'));
+const FT_EPOCHS = 3;
+const FT_CLASSES = 10;
+const E2E_NAME = `end to end: ${FT_EPOCHS} epochs on ${FT_IMAGES} images (files → trained model)`;
+
+/**
+ * In a child: what a user runs, tl.fit on an image folder with the last 3 blocks trainable. With no
+ * augmentation tl.fit's embedding cache runs the frozen part once per image (in ONNX Runtime) and
+ * trains the rest on its stored output.
+ */
+async function fineTuneEndToEnd(dir: string): Promise<void> {
+  const t0 = performance.now();
+  const model = fineTuneModel(2);
+  const data = await imageFolder(dir, { size: [SIZE, SIZE], preprocessing: PREPROCESS_MOBILENET });
+  const r = await fit(model, data, { epochs: FT_EPOCHS, batchSize: BATCH, optimizer: 'adam', learningRate: 1e-4, cacheDir: false, verbose: false, seed: 1 });
+  const s = (performance.now() - t0) / 1000;
+  const ec = r.embeddingCache;
+  const how = ec ? `frozen part once per image in ${ec.engine ?? 'tfjs'} (${ec.seconds.toFixed(1)} s with decoding), the rest trained on its output; epochs ${r.history.map((p) => (p.seconds ?? 0).toFixed(1)).join(', ')} s` : `no cache (${r.cacheSkippedReason}); all layers in TF.js`;
+  process.stdout.write(`ROW ${JSON.stringify({ section: 'finetune', name: E2E_NAME, engine: 'tl.fit (tfjs wasm)', rate: s, unit: 's', count: FT_IMAGES, seconds: s, note: how })}\n`);
+}
+
+/** 512 images in 10 class folders; PyTorch's step and end-to-end run; then ours end to end. */
+async function fineTuneEndToEndRows(work: string): Promise<void> {
+  const S = 'finetune';
+  const dir = path.join(work, 'finetune-images');
+  for (let k = 0, done = 0; k < FT_CLASSES; k++) {
+    const n = Math.floor((FT_IMAGES * (k + 1)) / FT_CLASSES) - done;
+    await makeImages(path.join(dir, `class_${k}`), n, 1000 + done);
+    done += n;
+  }
+  const cap = Math.max(60, FT_CAP * 2);
+  const { res, why } = await runTorch([`--mode=finetune`, `--images=${dir}`, `--ft-dir=${dir}`, `--ft-epochs=${FT_EPOCHS}`, `--ft-classes=${FT_CLASSES}`, `--ft-cap=${cap}`, `--batch=${BATCH}`, `--size=${SIZE}`, `--threads=${THREADS}`, `--workers=${THREADS}`, `--seconds=${QUICK ? 1 : 4}`]);
+  if (!res) {
+    add({ section: S, name: 'step', engine: 'PyTorch CPU', skipped: why });
+  } else {
+    const dev = `torch ${res.torch}, ${res.threads} threads`;
+    const step = res.step_s as number;
+    add({ section: S, name: 'step', engine: 'PyTorch CPU', device: dev, rate: 1 / step, unit: 'steps/s', note: `${step.toFixed(2)} s per step, median of ${res.steps}` });
+    const steps = res.e2e_steps as number;
+    const total = res.e2e_total_steps as number;
+    const e2eNote = `DataLoader ${THREADS} workers, PIL; decodes and runs the whole network every epoch${steps < total ? `; extrapolated from ${steps} of ${total} steps (stopped after ${cap} s)` : ''}`;
+    add({ section: S, name: E2E_NAME, engine: 'PyTorch CPU', device: dev, rate: res.e2e_s as number, unit: 's', note: e2eNote });
+  }
+  const e2eCap = Math.max(180, FT_CAP * 3);
+  const ours = await fineTuneInChild('e2e', e2eCap, [`--ft-dir=${dir}`]);
+  add(ours ?? { section: S, ...ftRow('e2e'), skipped: `did not finish within ${e2eCap} s` });
 }
 
 // --- 3. head training: an epoch over HEAD_SAMPLES images, with and without the embedding cache
@@ -545,7 +607,7 @@ async function headEpochs(): Promise<void> {
     return data;
   };
   const yOf = (start: number, n: number) => tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, k) => labelOf(start + k)), 'int32'), 10));
-  notes.push(`Head: Dense(128, relu) → Dropout → Dense(10) on 1280-d pooled MobileNetV2 features, ${N} images, batch ${BATCH}, Adam, TF.js wasm; "uncached" runs the frozen base forward (inference) for every batch and trains the head on its output, "cached" trains the head on stored embeddings: the equivalent of tl.fit with and without its embedding cache, measured directly rather than through tl.fit.`);
+  notes.push(`Head: Dense(128, relu) → Dropout → Dense(10) on 1280-d pooled MobileNetV2 features, ${N} images, batch ${BATCH}, Adam, TF.js wasm; "uncached" runs the frozen base forward (inference) for every batch and trains the head on its output, "cached" is tl.fit on stored embeddings (what tl.fit runs once its embedding cache holds the base's outputs); the model.fit row is tfjs-layers alone on the same tensors.`);
 
   // Uncached, base in ONNX Runtime: one full epoch. Its features are what the cache would store.
   const embeddings = new Float32Array(N * 1280);
@@ -607,17 +669,26 @@ async function headEpochs(): Promise<void> {
       fxTf.dispose();
       for (let i = 0; i < N; i++) embeddings.set(row.subarray((i % BATCH) * 1280, (i % BATCH + 1) * 1280), i * 1280);
     }
+    // What users run: tl.fit on the cached embeddings (the loop tl.fit runs for a frozen base once
+    // its cache holds the outputs: progress, NaN guard, live chart and the rest, every batch).
+    const epochs = 5;
+    const labels = Array.from({ length: N }, (_, i) => labelOf(i));
+    const classes = Array.from({ length: 10 }, (_, k) => `class_${k}`);
     const head = makeHead();
+    const before = tf.memory().numTensors;
+    const r = await fit(head, fromArrays(embeddings, [1280], labels, { classes, batchSize: BATCH }), { epochs: epochs + 1, batchSize: BATCH, optimizer: 'adam', learningRate: 1e-3, verbose: false, seed: 1, cacheEmbeddings: false });
+    const secs = r.history.slice(1).map((p) => p.seconds ?? NaN).sort((a, b) => a - b);
+    const s = secs[secs.length >> 1];
+    add({ section: S, name: 'epoch, cached embeddings', engine: 'tl.fit (tfjs wasm)', rate: s, unit: 's/epoch', count: N, seconds: s * epochs, note: `median of ${epochs} epochs after the first; ${tf.memory().numTensors - before} tensors more after the fit: the optimizer's slots, kept with the model` });
+    // For reference: tfjs-layers' model.fit on the same tensors, without tl.fit's callbacks.
     head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
     const xs = tf.tensor2d(embeddings, [N, 1280]);
     const ys = yOf(0, N);
     await head.fit(xs, ys, { batchSize: BATCH, epochs: 1, shuffle: true, verbose: 0 });
-    const epochs = 5;
     const t = await timed(async () => void (await head.fit(xs, ys, { batchSize: BATCH, epochs: 1, shuffle: true, verbose: 0 })), { warmup: 0, min: epochs, max: epochs });
-    const s = t.median;
     tf.dispose([xs, ys]);
     head.dispose();
-    add({ section: S, name: 'epoch, cached embeddings', engine: 'tfjs wasm', rate: s, unit: 's/epoch', count: N, seconds: s * epochs, note: `median of ${epochs} epochs` });
+    add({ section: S, name: 'epoch, cached embeddings, model.fit directly', engine: 'tfjs wasm', rate: t.median, unit: 's/epoch', count: N, seconds: t.seconds, note: `median of ${epochs} epochs` });
   }
   base.dispose();
 }
@@ -696,16 +767,12 @@ interface TorchResult {
   error?: string;
 }
 
-async function torchPeer(imagesDir: string, workDir: string): Promise<TorchResult | undefined> {
-  const S = 'torch';
+/** Runs torch_bench.py with `args`; its JSON line, or why there is none. */
+async function runTorch(args: string[]): Promise<{ res?: TorchResult & Record<string, unknown>; why?: string }> {
   const script = path.join(ROOT, 'bench', 'torch_bench.py');
-  const args = [script, `--images=${imagesDir}`, `--batch=${BATCH}`, `--size=${SIZE}`, `--threads=${THREADS}`, `--workers=${THREADS}`, `--export=${path.join(workDir, 'torchvision_mobilenet_v2.onnx')}`, `--seconds=${QUICK ? 1 : 4}`];
-  if (!fs.existsSync(PYTHON)) {
-    add({ section: S, name: 'tensors', engine: 'PyTorch CPU', skipped: `${PYTHON} not found (apt-get install python3-torch python3-torchvision)` });
-    return undefined;
-  }
+  if (!fs.existsSync(PYTHON)) return { why: `${PYTHON} not found (apt-get install python3-torch python3-torchvision)` };
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(PYTHON, args, { env: { ...process.env, OMP_NUM_THREADS: String(THREADS) } });
+    const p = spawn(PYTHON, [script, ...args], { env: { ...process.env, OMP_NUM_THREADS: String(THREADS) } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -714,16 +781,19 @@ async function torchPeer(imagesDir: string, workDir: string): Promise<TorchResul
     p.on('error', (e) => resolve({ code: 1, stdout, stderr: e.message }));
   });
   const last = out.stdout.trim().split('\n').pop() ?? '';
-  let res: TorchResult | undefined;
   try {
-    res = JSON.parse(last) as TorchResult;
+    const res = JSON.parse(last) as TorchResult & Record<string, unknown>;
+    return res.error ? { why: res.error } : { res };
   } catch {
-    const why = out.stderr.trim().split('\n').slice(-1)[0] || `exit code ${out.code}`;
-    add({ section: S, name: 'tensors', engine: 'PyTorch CPU', skipped: why.slice(0, 200) });
-    return undefined;
+    return { why: (out.stderr.trim().split('\n').slice(-1)[0] || `exit code ${out.code}`).slice(0, 200) };
   }
-  if (res.error) {
-    add({ section: S, name: 'tensors', engine: 'PyTorch CPU', skipped: res.error });
+}
+
+async function torchPeer(imagesDir: string, workDir: string): Promise<TorchResult | undefined> {
+  const S = 'torch';
+  const { res, why } = await runTorch([`--images=${imagesDir}`, `--batch=${BATCH}`, `--size=${SIZE}`, `--threads=${THREADS}`, `--workers=${THREADS}`, `--export=${path.join(workDir, 'torchvision_mobilenet_v2.onnx')}`, `--seconds=${QUICK ? 1 : 4}`]);
+  if (!res) {
+    add({ section: S, name: 'tensors', engine: 'PyTorch CPU', skipped: why });
     return undefined;
   }
   const dev = `torch ${res.torch}, ${res.threads} threads`;
@@ -790,6 +860,10 @@ function ratios(): { name: string; value?: number; target?: number; met?: boolea
   const cached = find('head', 'epoch, cached embeddings');
   r('head epoch: uncached (base in ORT) ÷ cached', find('head', 'epoch, uncached, base in ORT'), cached, 50);
   r('head epoch: uncached (base in TF.js wasm) ÷ cached', find('head', 'epoch, uncached, base in TF.js'), cached, 50);
+  const ours = rows.find((x) => x.section === 'finetune' && x.name === 'frozen part in ORT, trainable part in TF.js' && x.engine === 'onnxruntime-node + tfjs wasm' && x.rate);
+  r('fine-tune step: ours ÷ PyTorch', ours, find('finetune', 'step'), 1);
+  const e2e = (engine: string) => rows.find((x) => x.section === 'finetune' && x.name === E2E_NAME && x.engine.startsWith(engine) && x.rate);
+  r(`fine-tune ${E2E_NAME}: PyTorch time ÷ ours`, e2e('tl.fit'), e2e('PyTorch'), 1, true);
   const ftSplit = rows.find((x) => x.section === 'finetune' && x.name === 'frozen part in ORT, trainable part in TF.js' && x.rate && x.engine === rows.find((y) => y.section === 'finetune' && y.name === 'all layers in TF.js' && y.rate)?.engine.replace(/^/, 'onnxruntime-node + '));
   const ftAll = rows.find((x) => x.section === 'finetune' && x.name === 'all layers in TF.js' && x.rate);
   if (ftSplit && ftAll) r('fine-tune: frozen part in ORT ÷ all layers in TF.js (same TF.js backend)', ftSplit, ftAll);
@@ -799,7 +873,14 @@ function ratios(): { name: string; value?: number; target?: number; met?: boolea
 async function main(): Promise<void> {
   if (FT_CHILD) {
     await useBackend('wasm');
-    await fineTuneChild(FT_CHILD as FtConfig);
+    try {
+      if (FT_CHILD === 'e2e') await fineTuneEndToEnd(value('ft-dir', ''));
+      else await fineTuneChild(FT_CHILD as FtConfig);
+    } catch (e) {
+      // The parent keeps the last row: a crash (a WASM heap overflow, say) must say so, not look like slowness.
+      const { name, engine } = ftRow(FT_CHILD as FtConfig);
+      process.stdout.write(`ROW ${JSON.stringify({ section: 'finetune', name, engine, skipped: `failed: ${(e as Error).message.split('\n')[0]}` })}\n`);
+    }
     return;
   }
   // First backend set-up goes through the loader: importing tfjs-backend-wasm registered 'wasm' as the
@@ -829,7 +910,7 @@ async function main(): Promise<void> {
     };
     await section('torch', async () => void (torch = await torchPeer(path.join(work, 'images'), work)));
     await section('extract', () => featureExtraction(files, torch?.onnx));
-    await section('finetune', fineTune);
+    await section('finetune', () => fineTune(work));
     await section('head', headEpochs);
     await section('kernel', kernel);
   } finally {

@@ -5,7 +5,10 @@
 #   bench/gpu.sh [bench options]      results: $OUT (when set) or bench/results/
 #
 # GPU rows: TF.js WebGPU through Dawn (Vulkan on NVIDIA), tfjs-node-gpu when its libraries are
-# installed, and ONNX Runtime's CUDA provider (when installed) or its WebGPU provider.
+# installed, and ONNX Runtime's CUDA provider (when installed) or its WebGPU provider. Every section
+# runs, the fine-tune one included: our step against PyTorch's (when python3-torch is installed; the
+# peer stays on the CPU), 3 epochs on 512 images end to end on both sides (tl.fit's frozen part
+# takes ONNX Runtime's first working provider), and head epochs through tl.fit.
 #
 # Where it runs from, in this order:
 # - an unpacked platform package (`unzip transfer-lab-linux-x64-<v>.vsix; bash extension/bench/gpu.sh`):

@@ -119,11 +119,12 @@ test('a frozen BatchNormalization runs in inference mode; an unfrozen one still 
   assert.ok(gap(true) > 0.1, 'a trainable BN normalises with batch statistics in training mode');
   assert.ok(!sameArrays(before0, stats()), 'and that call moved the moving statistics');
 
-  // (1) + (2): frozen → training-mode output equals inference output, statistics stay exactly the same.
+  // (1) + (2): frozen → training-mode output equals inference output (to rounding: training folds
+  // the normalisation into one multiply-add, whose gradient is cheaper), statistics stay exactly the same.
   freeze(m, 'bn');
   const frozenStats = stats();
   const gammaBeta = weightValues(bn).slice(0, 2);
-  assert.equal(gap(true), 0);
+  assert.ok(gap(true) < 1e-5, `training-mode output of a frozen BN differs from inference by ${gap(true)}`);
   assert.ok(sameArrays(frozenStats, stats()), 'a training-mode call leaves them alone');
   await m.fit(xs, ys, { epochs: 3, batchSize: 8, verbose: 0 });
   assert.ok(sameArrays(frozenStats, stats()), 'moving mean/variance unchanged by fit');
@@ -132,7 +133,7 @@ test('a frozen BatchNormalization runs in inference mode; an unfrozen one still 
   // A BN frozen from outside (the whole model's trainable flag) counts as frozen too.
   unfreeze(m, 'all');
   m.trainable = false;
-  assert.equal(gap(true), 0);
+  assert.ok(gap(true) < 1e-5);
   m.trainable = true;
 
   // (3): unfrozen → fit moves the statistics again.

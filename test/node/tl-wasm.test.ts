@@ -91,9 +91,11 @@ function maxRelError(a: Float32Array[], b: Float32Array[]): number {
   return worst;
 }
 
-async function compareWith(backend: string): Promise<number> {
+async function compareWith(backend: string, frozenBatchNorm = false): Promise<number> {
   await tf.setBackend('cpu');
   const model = convNet();
+  // Frozen BN layers train in their folded form (x · s + t, see tl/batchnorm.ts).
+  if (frozenBatchNorm) model.layers.forEach((l) => l.getClassName() === 'BatchNormalization' && (l.trainable = false));
   const a = inputs();
   const cpu = await gradients(model, a.x, a.y);
   tf.dispose([a.x, a.y]);
@@ -127,6 +129,9 @@ test('wasm: conv + depthwise + separable + BN gradients equal the cpu backend to
   const err = await compareWith('wasm');
   console.log(`wasm vs cpu: max relative gradient error ${err.toExponential(2)}`);
   assert.ok(err < 1e-4, `max relative error ${err}`);
+  const frozen = await compareWith('wasm', true);
+  console.log(`wasm vs cpu, BN frozen: max relative gradient error ${frozen.toExponential(2)}`);
+  assert.ok(frozen < 1e-4, `BN frozen: max relative error ${frozen}`);
   await tf.setBackend('cpu');
 });
 
@@ -176,12 +181,17 @@ const CONV_CASES: ConvCase[] = [
   { op: 'conv2d', x: [1, 11, 8, 3], f: [5, 3, 3, 4], strides: [2, 3], pad: 'valid' },
   { op: 'conv2d', x: [2, 7, 7, 3], f: [1, 1, 3, 4], strides: 1, pad: 'same' },
   { op: 'conv2d', x: [2, 8, 8, 3], f: [3, 3, 3, 4], strides: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  { op: 'conv2d', x: [2, 9, 9, 6], f: [1, 1, 6, 5], strides: 2, pad: 'same' },
+  { op: 'conv2d', x: [4, 7, 7, 24], f: [1, 1, 24, 40], strides: 1, pad: 'valid' },
+  { op: 'conv2d', x: [2, 10, 9, 4], f: [3, 5, 4, 3], strides: [1, 2], pad: 'same' },
   { op: 'depthwise', x: [2, 9, 9, 4], f: [3, 3, 4, 1], strides: 2, pad: 'same' },
   { op: 'depthwise', x: [2, 10, 10, 4], f: [3, 3, 4, 1], strides: 2, pad: 'same' },
   { op: 'depthwise', x: [3, 7, 9, 5], f: [3, 3, 5, 1], strides: 1, pad: 'same' },
   { op: 'depthwise', x: [2, 11, 10, 3], f: [3, 3, 3, 1], strides: 2, pad: 'valid' },
   { op: 'depthwise', x: [1, 9, 8, 3], f: [3, 3, 3, 2], strides: 2, pad: 'same' },
   { op: 'depthwise', x: [2, 9, 8, 3], f: [5, 3, 3, 2], strides: 1, pad: 'valid' },
+  { op: 'depthwise', x: [4, 7, 7, 24], f: [3, 3, 24, 1], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [2, 12, 11, 5], f: [3, 3, 5, 3], strides: [2, 1], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
 ];
 
 /** d/dx and d/dfilter of Σ(layer(x) · r) for fixed random x, filter, r, on the current backend. */
@@ -202,6 +212,7 @@ test('wasm: conv and depthwise backprops equal the cpu kernels (strides, same/va
   const expected = CONV_CASES.map(layerGrads);
   await tf.setBackend('wasm');
   // With the cpu kernels gone, a fall-back to them would throw: these cases must take the fast path.
+  // (Conv2DBackpropInput's fall-back is wasm's own native kernel, which gives the same values.)
   const fastOnly = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'];
   const saved = fastOnly.map((n) => tf.getKernel(n, 'cpu')!);
   fastOnly.forEach((n) => tf.unregisterKernel(n, 'cpu'));
@@ -222,6 +233,32 @@ test('wasm: conv and depthwise backprops equal the cpu kernels (strides, same/va
     saved.forEach((k) => tf.registerKernel(k));
     await tf.setBackend('cpu');
   }
+});
+
+test('wasm: ReLU6 (clipByValue) gradient is one kernel and equals the cpu backend exactly', async () => {
+  registerWasmGradients();
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.mul(tf.randomNormal([2, 5, 5, 7], 0, 1, 'float32', 4), 5);
+      const r = tf.randomNormal([2, 5, 5, 7], 0, 1, 'float32', 5);
+      return tf.grad((a: tf.Tensor) => tf.clipByValue(a, 0, 6).mul(r).sum())(x);
+    });
+  await tf.setBackend('cpu');
+  const cpu = run();
+  const expected = cpu.dataSync().slice();
+  cpu.dispose();
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const info = await tf.profile(() => run());
+  const names = info.kernels.map((k) => k.name);
+  assert.ok(names.includes('TransferLabClipByValueGrad'), names.join(', '));
+  assert.ok(!names.includes('Select') && !names.includes('LogicalAnd'), names.join(', '));
+  const got = run();
+  assert.deepEqual(Array.from(got.dataSync()), Array.from(expected));
+  got.dispose();
+  tf.dispose(info.result as tf.Tensor);
+  assert.equal(tf.memory().numTensors, before);
+  await tf.setBackend('cpu');
 });
 
 test('wasm: a shape the fast path does not take (dilation 2) still gets the cpu kernel', async () => {
