@@ -145,6 +145,11 @@ test('the suggestion: steepest descent of the smoothed loss before its minimum; 
   assert.ok(s.suggestion > 5e-4 && s.suggestion < 2e-3, `suggestion ${s.suggestion}`);
   const iMin = losses.indexOf(Math.min(...losses));
   assert.equal(s.minimum, lrs[iMin] / 10);
+  // Batch-to-batch noise on the flat start (a small data set) is not a descent: a sharp wiggle at
+  // 1e-6 must not win over the real fall around 1e-3.
+  const noisy = losses.map((l, i) => l + (i === 7 ? 0.3 : i === 8 ? -0.3 : 0) + 0.01 * Math.sin(i * 2.3));
+  const n = suggestLr(lrs, noisy);
+  assert.ok(n.suggestion > 2e-4 && n.suggestion < 5e-3, `noisy suggestion ${n.suggestion}`);
   // A loss that only rises has no descent: the suggestion is minimum/10.
   const rising = suggestLr([1e-3, 1e-2, 1e-1], [1, 2, 3]);
   assert.equal(rising.suggestion, 1e-4);
