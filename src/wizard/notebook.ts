@@ -8,7 +8,12 @@ import path from 'node:path';
 export type ModelChoice =
   | { kind: 'bundled'; name: string }
   | { kind: 'zoo'; name: string }
-  | { kind: 'file'; path: string };
+  | { kind: 'file'; path: string }
+  /** Text bases: the word-vector package by name, or a GloVe / word2vec file (.txt, .vec, optionally .gz). */
+  | { kind: 'text-package'; name: string }
+  | { kind: 'vectors'; path: string };
+
+export const isTextModel = (m: ModelChoice): boolean => m.kind === 'text-package' || m.kind === 'vectors';
 
 export type Strategy = { kind: 'feature-extraction' } | { kind: 'fine-tune'; blocks: number } | { kind: 'full' };
 
@@ -24,6 +29,10 @@ export interface FineTunePlan {
   classes?: string[];
   /** Where the trained model is exported; default ./export/<name> beside the notebook. */
   exportDir?: string;
+  /** Text bases: load only the most frequent so many words. */
+  vocabularyLimit?: number;
+  /** Text bases: the text the notebook's predict cell classifies. */
+  exampleText?: string;
 }
 
 export interface PlanProblem {
@@ -38,6 +47,9 @@ export function validatePlan(p: FineTunePlan): PlanProblem[] {
   if (!Number.isInteger(p.batchSize) || p.batchSize < 1 || p.batchSize > 65_536) problems.push({ field: 'batchSize', message: 'The batch size must be a whole number from 1 to 65536.' });
   if (p.strategy.kind === 'fine-tune' && (!Number.isInteger(p.strategy.blocks) || p.strategy.blocks < 1)) problems.push({ field: 'strategy', message: 'Fine-tuning needs at least one block to unfreeze.' });
   if (p.model.kind === 'file' && !/model\.json$/i.test(p.model.path)) problems.push({ field: 'model', message: `${p.model.path} is not a model.json file.` });
+  if (p.model.kind === 'vectors' && !/\.(txt|vec)(\.gz)?$/i.test(p.model.path)) problems.push({ field: 'model', message: `${p.model.path} is not a word-vector file (.txt, .vec, optionally gzipped).` });
+  if (isTextModel(p.model) && p.strategy.kind !== 'feature-extraction') problems.push({ field: 'strategy', message: 'A text base trains with feature extraction: the word vectors stay frozen and the new head trains.' });
+  if (p.vocabularyLimit !== undefined && !(Number.isInteger(p.vocabularyLimit) && p.vocabularyLimit > 0)) problems.push({ field: 'vocabularyLimit', message: 'The vocabulary limit must be a whole number, 1 or more.' });
   return problems;
 }
 
@@ -57,6 +69,7 @@ export function parseLearningRate(text: string): number | 'auto' | undefined {
 }
 
 function modelLabel(m: ModelChoice): string {
+  if (m.kind === 'vectors') return path.basename(m.path).replace(/\.gz$/i, '').replace(/\.[^.]*$/, '') || 'vectors';
   return m.kind === 'file' ? path.basename(path.dirname(m.path)) || 'model' : m.name;
 }
 
@@ -69,7 +82,7 @@ function nbPath(target: string, notebookDir: string): string {
 }
 
 function modelSource(m: ModelChoice, notebookDir: string): string {
-  return m.kind === 'file' ? nbPath(m.path, notebookDir) : m.name;
+  return m.kind === 'file' || m.kind === 'vectors' ? nbPath(m.path, notebookDir) : m.name;
 }
 
 const js = (v: unknown) => JSON.stringify(v);
@@ -206,20 +219,60 @@ function workflowCells(plan: FineTunePlan, p: NotebookPaths): [string, string][]
   ];
 }
 
+/** A text folder on a frozen text base: the same workflow, with tl.textFolder and a predict on a string. */
+function textWorkflowCells(plan: FineTunePlan, p: NotebookPaths): [string, string][] {
+  const options = plan.vocabularyLimit ? `, { text: { limit: ${plan.vocabularyLimit} } }` : '';
+  return [
+    introCell(plan, p),
+    [
+      'code',
+      [
+        '// 1. The pretrained text base: tokenizer → frozen word vectors → pooling, one vector per text.',
+        '//    Its freeze map and summary state the vocabulary, lower-casing and unknown-word handling.',
+        `const base = await tl.load(${js(p.source)}${options});`,
+        'base',
+      ].join('\n'),
+    ],
+    [
+      'code',
+      [
+        '// 2. The texts: one subfolder per class, one .txt file per text; 20% of each class is held out.',
+        `const data = await tl.textFolder(${js(p.dataDir)}, { validationSplit: 0.2, seed: 42 });`,
+        "console.log(`classes: ${data.classes.join(', ')}`);",
+        "console.log(`train ${data.train.size} texts, validation ${data.validation?.size ?? 0}` + (data.skipped.length ? `, ${data.skipped.length} unreadable or empty files skipped` : ''));",
+      ].join('\n'),
+    ],
+    ['code', ['// 3. A new head for these classes on top of the frozen word vectors.', 'const model = tl.withHead(base, { classes: data.classes, dropout: 0.2 });', 'model'].join('\n')],
+    ...(plan.learningRate === 'auto' ? [lrFindCell(plan)] : []),
+    trainCell(plan),
+    ['code', ['// 5. Accuracy, per-class precision and recall, and the confusion matrix on the held-out texts.', 'const report = await tl.evaluate(model, data.validation);'].join('\n')],
+    ['code', ['// 6. Classify a text: edit the string and run the cell again.', `await tl.predict(model, ${js(plan.exampleText ?? 'some text to classify')})`].join('\n')],
+    [
+      'code',
+      [
+        '// 7. Export: TF.js layers format plus the class names, the vocabulary and the tokenizer settings.',
+        '//    Load it again with tl.load, or classify a text with `npx transfer-lab predict <dir> "some text"`.',
+        `const saved = await tl.save(model, ${js(p.exportDir)});`,
+        'saved',
+      ].join('\n'),
+    ],
+  ];
+}
+
 export function generateNotebook(plan: FineTunePlan, notebookDir: string): GeneratedNotebook {
   const problems = validatePlan(plan);
   if (problems.length) throw new Error(problems.map((p) => p.message).join(' '));
   const source = modelSource(plan.model, notebookDir);
   const dataDir = nbPath(plan.dataDir, notebookDir);
   const exportDir = nbPath(plan.exportDir ?? path.join(notebookDir, 'export', path.basename(notebookFileName(plan), '.ipynb')), notebookDir);
-  const cells = workflowCells(plan, { source, dataDir, exportDir });
+  const cells = (isTextModel(plan.model) ? textWorkflowCells : workflowCells)(plan, { source, dataDir, exportDir });
 
   return {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
       language_info: { name: 'javascript' },
-      transferLab: { generatedBy: 'fine-tune wizard', plan: { ...plan, dataDir, model: plan.model.kind === 'file' ? { kind: 'file', path: source } : plan.model } },
+      transferLab: { generatedBy: 'fine-tune wizard', plan: { ...plan, dataDir, model: plan.model.kind === 'file' || plan.model.kind === 'vectors' ? { kind: plan.model.kind, path: source } : plan.model } },
     },
     cells: cells.map(([kind, text]) => {
       const cell: Record<string, unknown> = { id: randomBytes(4).toString('hex'), cell_type: kind, metadata: {}, source: text.split(/(?<=\n)/) };

