@@ -29,7 +29,10 @@ export interface DatasetSpec {
   shadow: boolean;
   /** 0 for the run this chart belongs to; 1.. for the runs overlaid by "compare". */
   runIndex: number;
+  /** Points drawn: the series decimated to the plot width (every point when it is small). */
   points: PlotPoint[];
+  /** Points in the series before decimation. */
+  total: number;
 }
 
 export interface PanelOptions {
@@ -77,6 +80,7 @@ export class PanelShaper {
           shadow: false,
           runIndex: 0,
           points: decimateIndices(s.xs, sm, s.length, buckets, range).map((i) => toPoint(sm, i)),
+          total: s.length,
         });
         if (w > 0) {
           out.push({
@@ -86,6 +90,7 @@ export class PanelShaper {
             shadow: true,
             runIndex: 0,
             points: decimateIndices(s.xs, s.ys, s.length, buckets, range).map((i) => toPoint(s.ys, i)),
+            total: s.length,
           });
         }
       }
@@ -101,9 +106,13 @@ export class PanelShaper {
         if (!pts.length) continue;
         const raw = pts.map((p) => p[key] as number);
         const sm = smoothEma(raw, we);
-        const mk = (ys: ArrayLike<number>) => pts.map((p, i): PlotPoint => ({ x: p.epoch, y: ys[i], raw: raw[i], epoch: p.epoch }));
-        out.push({ id: `${r.runId}:${kind}`, label: prefix + key, kind, shadow: false, runIndex, points: mk(sm) });
-        if (we > 0) out.push({ id: `${r.runId}:${kind}:raw`, label: `${prefix}${key} (raw)`, kind, shadow: true, runIndex, points: mk(raw) });
+        const xs = pts.map((p) => p.epoch);
+        const range = [0, xMax(run)] as const;
+        const total = pts.length;
+        const mk = (ys: ArrayLike<number>) =>
+          decimateIndices(xs, ys, total, buckets, range).map((i): PlotPoint => ({ x: xs[i], y: ys[i], raw: raw[i], epoch: xs[i] }));
+        out.push({ id: `${r.runId}:${kind}`, label: prefix + key, kind, shadow: false, runIndex, points: mk(sm), total });
+        if (we > 0) out.push({ id: `${r.runId}:${kind}:raw`, label: `${prefix}${key} (raw)`, kind, shadow: true, runIndex, points: mk(raw), total });
       }
     });
     return out;

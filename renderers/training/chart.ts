@@ -146,7 +146,7 @@ export class MetricPanel {
   private styleDataset(ds: LineDataset, spec: DatasetSpec, theme: Theme): void {
     const pal = theme.series;
     const base = this.compareMode ? pal[spec.runIndex % pal.length] : spec.kind === 'val' ? pal[1] : pal[0];
-    const epochPoints = spec.kind !== 'batch' && spec.points.length <= 200;
+    const epochPoints = spec.kind !== 'batch' && spec.total <= 200;
     ds.borderColor = spec.shadow ? fade(base, 0.25) : spec.kind === 'batch' ? fade(base, 0.55) : base;
     ds.backgroundColor = ds.borderColor;
     ds.borderWidth = spec.kind === 'batch' || spec.shadow ? 1 : 2;

@@ -83,13 +83,34 @@ test('decimation bounds the point count and keeps the spikes, first and last poi
   ys[12_345] = 50; // a loss spike
   ys[77_777] = -3; // a dip
   const idx = decimateIndices(xs, ys, n, 500);
-  assert.ok(idx.length <= 500 * 4, `kept ${idx.length}`);
+  assert.ok(idx.length <= 500 * 2 + 2, `kept ${idx.length}`);
   assert.ok(idx.length >= 500, `kept ${idx.length}`);
   assert.ok(idx.includes(12_345), 'spike kept');
   assert.ok(idx.includes(77_777), 'dip kept');
   assert.equal(idx[0], 0);
   assert.equal(idx[idx.length - 1], n - 1);
   for (let i = 1; i < idx.length; i++) assert.ok(idx[i] > idx[i - 1], 'ascending, unique');
+});
+
+test('decimation keeps each bucket\'s lowest and highest point, at most 2 per bucket plus the endpoints', () => {
+  const n = 10_007;
+  const xs = Float64Array.from({ length: n }, (_, i) => i * 0.3);
+  const ys = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) + Math.cos(i * 0.013));
+  const b = 137;
+  const idx = decimateIndices(xs, ys, n, b);
+  assert.ok(idx.length <= 2 * b + 2, `kept ${idx.length}`);
+  assert.deepEqual([idx[0], idx.at(-1)], [0, n - 1]);
+  // Reference, bucket by bucket: the extremes of each pixel column are drawn.
+  const span = xs[n - 1] - xs[0];
+  const lo = new Map<number, number>(), hi = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const k = Math.min(b - 1, Math.floor(((xs[i] - xs[0]) * b) / span));
+    if (!lo.has(k) || ys[i] < ys[lo.get(k)!]) lo.set(k, i);
+    if (!hi.has(k) || ys[i] > ys[hi.get(k)!]) hi.set(k, i);
+  }
+  for (const i of [...lo.values(), ...hi.values()]) assert.ok(idx.includes(i), `extreme ${i} kept`);
+  // Exact at the threshold: 2 points per bucket or fewer are all drawn.
+  assert.deepEqual(decimateIndices(xs, ys, 2 * b, b), Array.from({ length: 2 * b }, (_, i) => i));
 });
 
 test('decimation keeps a NaN so the line shows a gap', () => {

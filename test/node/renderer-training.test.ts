@@ -81,6 +81,19 @@ test('live batches are appended incrementally and decimated to the plot width', 
   assert.deepEqual([ds2[0].points.at(-1)!.step, ds2[0].points.at(-1)!.y], [100_001, 7]);
 });
 
+test('long epoch histories are decimated too, keeping spikes, the last epoch and the real values', () => {
+  const history = Array.from({ length: 5000 }, (_, i) => ({ epoch: i + 1, loss: 1 + Math.sin(i), val_loss: 2 }));
+  history[1234].loss = 40;
+  const r = run({ epochs: 5000, history });
+  const ds = new PanelShaper('loss').build(r, { smoothing: 0, showBatches: false, buckets: 300 });
+  assert.deepEqual(ds.map((d) => [d.id, d.total]), [['r1:train', 5000], ['r1:val', 5000]]);
+  const train = ds[0].points;
+  assert.ok(train.length <= 602, `drew ${train.length}`);
+  assert.deepEqual([train[0].epoch, train.at(-1)!.epoch], [1, 5000]);
+  assert.ok(train.some((p) => p.epoch === 1235 && p.y === 40 && p.raw === 40), 'spike drawn with its value');
+  for (const p of train) assert.equal(p.y, history[p.epoch - 1].loss);
+});
+
 test('hiding batches or comparing runs leaves only epoch series', () => {
   const r = run({ batches: batches(1, 4), history: [{ epoch: 1, loss: 0.4 }] });
   const other = run({ runId: 'r2', title: 'fine-tune', history: [{ epoch: 1, loss: 0.3, val_loss: 0.35 }] });
