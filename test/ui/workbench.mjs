@@ -37,12 +37,24 @@ async function quickInput(page, prefixKey, text) {
   return input;
 }
 
-/** Runs a command by its title through the command palette (F1). */
-export async function runCommand(page, title) {
-  const input = await quickInput(page, 'F1', `>${title}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.press('Enter');
+/**
+ * Runs a command by its title through the command palette (F1). A palette opened while the
+ * first-run walkthrough takes the focus closes again; then it is opened once more.
+ */
+export async function runCommand(page, title, { attempts = 3 } = {}) {
+  for (let i = 1; ; i++) {
+    const input = await quickInput(page, 'F1', `>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.press('Enter');
+      return;
+    } catch (e) {
+      if (i === attempts) throw e;
+      await page.keyboard.press('Escape');
+      await sleep(2000);
+    }
+  }
 }
 
 /**
