@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { validateNotebook } from './nbformat';
+import { joinLines, validateNotebook } from './nbformat';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -40,7 +40,7 @@ function run(nb: string | object, files: Record<string, string> = {}, extraFiles
   return { ...p, nb: written, cells };
 }
 
-const text = (v: unknown) => (Array.isArray(v) ? v.join('') : String(v ?? ''));
+const text = joinLines;
 const streams = (outs: Output[], name = 'stdout') => outs.filter((o) => o.output_type === 'stream' && o.name === name).map((o) => text(o.text)).join('');
 const rich = (outs: Output[]) => outs.filter((o) => o.output_type === 'display_data' || o.output_type === 'execute_result');
 

@@ -13,6 +13,9 @@ function findSchema(): string {
 const schemaPath = findSchema();
 let validateFn: ReturnType<Ajv['compile']> | undefined;
 
+/** A text value of a notebook: nbformat stores it as a string or as a list of lines. */
+export const joinLines = (v: unknown): string => (Array.isArray(v) ? v.join('') : String(v ?? ''));
+
 export function validateNotebook(nb: unknown): string[] {
   if (!validateFn) {
     const ajv = new Ajv({ allErrors: true, strict: false });

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { validateNotebook } from './nbformat';
+import { joinLines, validateNotebook } from './nbformat';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const samples = path.join(root, 'samples');
@@ -62,9 +62,7 @@ for (const name of all.filter((f) => !online.has(f))) {
       const outs = r.nb.cells.flatMap((c: any) => c.outputs ?? []);
       const galleries = outs.filter((o: any) => o.data?.['application/vnd.transfer-lab.gallery+json']);
       assert.equal(galleries.length, 2, JSON.stringify(outs.map((o: any) => Object.keys(o.data ?? {}))));
-      // nbformat stores a text value as a string or as a list of lines.
-      const text = (v: unknown): unknown => (Array.isArray(v) ? v.join('') : v);
-      assert.ok(galleries.every((o: any) => String(text(o.data['text/markdown']) ?? '').length > 0 && typeof text(o.data['text/markdown']) === 'string'));
+      assert.ok(galleries.every((o: any) => joinLines(o.data['text/markdown']).length > 0));
       assert.ok(outs.some((o: any) => o.data?.['application/vnd.transfer-lab.lrfind+json']?.suggestion > 0), 'lrFind drew its curve');
       assert.match(r.stdout, /Top 8 losses on .*\n\s+1\. \d\/\d{3}\.png: true \d, predicted \d/);
       assert.ok(readdirSync(path.join(samples, 'out', 'image-folder-onnx')).includes('model.onnx'));
