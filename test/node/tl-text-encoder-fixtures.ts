@@ -26,8 +26,11 @@ export function encoderCopy(edit?: (json: Record<string, unknown>) => unknown): 
   const dir = path.join(tmpDir('encoder'), 'encoder');
   fs.mkdirSync(dir);
   fs.copyFileSync(path.join(ENCODER_DIR, 'model.onnx'), path.join(dir, 'model.onnx'));
-  const json = JSON.parse(fs.readFileSync(path.join(ENCODER_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
-  const out = edit ? edit(json) : json;
+  if (!edit) {
+    fs.copyFileSync(path.join(ENCODER_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    return dir;
+  }
+  const out = edit(JSON.parse(fs.readFileSync(path.join(ENCODER_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>);
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), typeof out === 'string' ? out : JSON.stringify(out));
   return dir;
 }

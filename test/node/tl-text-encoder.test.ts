@@ -90,6 +90,16 @@ test('tl.load of a folder or of model.onnx with tokenizer.json beside it: a text
     assert.equal(textEncodingFor(base)!.elementShape[0], 64);
     (base as { dispose(): void }).dispose();
   }
+  // The cache key names both files' contents and the settings: the same encoder loaded twice shares it.
+  const keyOf = async (src: string, maxLength: number) => {
+    const m = await load(src, { text: { maxLength } });
+    const key = textEncodingFor(m)!.key;
+    (m as { dispose(): void }).dispose();
+    return key;
+  };
+  assert.equal(await keyOf(ENCODER_DIR, 24), await keyOf(encoderCopy(), 24));
+  assert.notEqual(await keyOf(ENCODER_DIR, 24), await keyOf(ENCODER_DIR, 25));
+  assert.notEqual(await keyOf(ENCODER_DIR, 24), await keyOf(encoderCopy((j) => ({ ...j, normalizer: null })), 24), 'another tokenizer.json, another key');
   // A graph that pools itself: pooling 'model', found without being asked.
   const pooled = await load(otherGraph('pooled'));
   assert.equal(getMeta(pooled)!.text!.pooling, 'model');
