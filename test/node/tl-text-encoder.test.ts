@@ -105,6 +105,8 @@ test('tl.load of a folder or of model.onnx with tokenizer.json beside it: a text
   assert.equal(getMeta(pooled)!.text!.pooling, 'model');
   const v = await textEncodingFor(pooled)!.encode(['cat', 'dog cat']);
   assert.equal(v.length, 8);
+  const v32 = await textEncodingFor(await load(otherGraph('pooled-int32')))!.encode(['cat', 'dog cat']);
+  assert.deepEqual([...v32], [...v], 'int32 inputs are fed int32 ids');
   await assert.rejects(load(otherGraph('pooled'), { text: { pooling: 'mean' } }), /one vector a text already.*pooling must be 'model'/);
   await assert.rejects(load(ENCODER_DIR, { text: { pooling: 'model' } }), /pooling 'model' needs a \[batch, hidden\] output/);
   await assert.rejects(load(ENCODER_DIR, { text: { pooling: 'median' as never } }), /pooling must be one of/);
