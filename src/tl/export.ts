@@ -99,6 +99,7 @@ export async function save(model: AnyModel, dir: string, meta?: SaveMeta, opts: 
   const out = path.resolve(dir);
   const m = metaFor(model, out, meta);
   if (format === 'onnx') {
+    if (m.text?.kind === 'sentence-encoder') throw new Error("save(model, dir, { format: 'onnx' }): the ONNX sentence encoder runs before the TF.js model, so one model.onnx cannot hold both; save in the default format (the head, encoder.onnx and tokenizer.json).");
     const r = await saveOnnx(model as tf.LayersModel, out, m);
     return { dir: out, files: [path.basename(r.file)], weightBytes: r.bytes, meta: m };
   }
@@ -133,7 +134,7 @@ export async function save(model: AnyModel, dir: string, meta?: SaveMeta, opts: 
 
       // The vocabulary before model.json, so that a model.json on disk always finds it.
       for (const [name, body] of Object.entries(textToSave(m.text)?.files ?? {})) {
-        await writeFileAtomic(path.join(out, name), body);
+        await writeFileAtomic(path.join(out, name), typeof body === 'string' ? body : await fsp.readFile(body.copyFrom));
         files.push(name);
       }
       const side = { version: 1, ...m, savedAt: new Date().toISOString(), tfjs: tf.version.tfjs, ...(opts.extra ? { extra: opts.extra } : {}) };

@@ -14,6 +14,7 @@ import { blocksOf, closeMatches, isFrozen } from './inspect';
 import type { Layer } from './util/graph';
 import { printable } from './util/text';
 import { cutOf } from './cut';
+import { isEncoderLayer, unfreezeError } from './text/encoderLayer';
 // Freezing means Keras semantics for BatchNormalization: importing batchnorm installs them.
 export { installBatchNormFix } from './batchnorm';
 
@@ -200,6 +201,9 @@ function change(model: tf.LayersModel, spec: LayerSpec, value: boolean, skipBatc
   }
   const list = model.layers;
   const picked = selectLayers(model, spec).filter((i) => !(skipBatchNorm && list[i].getClassName() === 'BatchNormalization'));
+  // An ONNX sentence encoder runs in ONNX Runtime: refused before any layer changes.
+  const encoder = value ? picked.find((i) => isEncoderLayer(list[i])) : undefined;
+  if (encoder !== undefined) throw new Error(unfreezeError(printable(list[encoder].name)));
   for (const i of picked) setTrainable(list[i], value);
   recompileIfNeeded(model);
   const names = picked.map((i) => list[i].name);

@@ -102,3 +102,13 @@ export function throwIfInterrupted(cleanUp?: () => void): void {
 
 /** Thrown when training or a cell stops because the user interrupted it (defined with the other typed errors). */
 export { InterruptedError };
+
+/**
+ * Between two batches of a long pass that is not a training loop (an embedding pass, evaluate,
+ * topLosses): lets queued messages (an interrupt, output) in, then throws InterruptedError when
+ * this cell's run was interrupted. Call it with nothing left to dispose.
+ */
+export async function betweenBatches(): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  throwIfInterrupted();
+}

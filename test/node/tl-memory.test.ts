@@ -7,6 +7,7 @@ import { MIME } from '../../src/common/mime';
 import { fromTensors, imageFolder } from '../../src/tl/data';
 import { fit } from '../../src/tl/train';
 import { evaluate } from '../../src/tl/evaluate';
+import { topLosses } from '../../src/tl/interpret';
 import { clearEmbeddingCache } from '../../src/tl/embeddings';
 import { withHead } from '../../src/tl/heads';
 import { freeze } from '../../src/tl/freeze';
@@ -160,4 +161,25 @@ test('a fit stopped by NaN whose early stopping puts the best weights back leave
     assert.equal(tf.memory().numTensors, start, 'after a fit stopped by NaN and one more fit');
   }
   tf.dispose([xs, ys]);
+});
+
+test('evaluate and topLosses stop at an interrupt between batches, leaving no tensors behind', async () => {
+  const xs = tf.randomNormal([400, 4], 0, 1, 'float32', 2);
+  const ys = tf.tensor1d([...Array(400).keys()].map((i) => i % 2), 'int32');
+  const data = fromTensors(xs, ys, { classes: ['a', 'b'], batchSize: 2 });
+  const model = tinyModel();
+  const start = tf.memory().numTensors;
+  for (const pass of [() => evaluate(model, data, { display: false }), () => topLosses(model, data, { display: false })]) {
+    // The interrupt arrives as a message would: on a later turn of the event loop, while the pass runs.
+    const timer = setTimeout(() => requestInterrupt(), 0);
+    try {
+      await assert.rejects(pass(), InterruptedError);
+    } finally {
+      clearTimeout(timer);
+      clearInterrupt();
+    }
+    assert.equal(tf.memory().numTensors, start);
+  }
+  tf.dispose([xs, ys]);
+  model.dispose();
 });

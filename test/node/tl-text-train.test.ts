@@ -11,6 +11,8 @@ import { textFolder } from '../../src/tl/data/textFolder';
 import { fromTensors } from '../../src/tl/data/arrays';
 import { wordVectorBase } from '../../src/tl/text/base';
 import { readVectorFile } from '../../src/tl/text/vectorFile';
+import { splitAtFrozenBase } from '../../src/tl/embeddings/frozenBase';
+import { whatTrains } from '../../src/tl/train/whatTrains';
 import { useCpu } from './tl-fixtures';
 import { gloveText, topicFolder, vectorFile } from './tl-text-fixtures';
 
@@ -71,6 +73,20 @@ test('an unfrozen table learns at fineTuneRate of the rate (the update is scaled
   assert.ok(big > 1e-4, 'the table moved');
   full.forEach((d, i) => assert.ok(Math.abs(low[i] - 0.1 * d) < 1e-6, `row value ${i}: ${low[i]} vs 0.1 × ${d}`));
   assert.ok(full.slice(0, 4).every((x) => x === 0), 'padding (row 0) never moves');
+});
+
+test('what fit says about a text model: the cache runs once per text, and an unfrozen table is named as why it cannot', async () => {
+  await useCpu();
+  const v = await readVectorFile(vectorFile('w.txt', gloveText()), 1 << 20);
+  const model = withHead(wordVectorBase(v, { maxLength: 8 }), { classes: ['a', 'b'], seed: 5 });
+  const split = splitAtFrozenBase(model);
+  assert.ok(!('reason' in split));
+  assert.match(whatTrains(model, split.cutAfter), /runs once per text \(embedding cache\)/);
+  unfreeze(model, ['embedding']);
+  const off = splitAtFrozenBase(model);
+  assert.ok('reason' in off);
+  assert.equal(off.reason, "layer 'embedding' is trainable", 'the reason is the layer nearest the input, not the head');
+  model.dispose();
 });
 
 test('from scratch: random vectors over the same vocabulary, trainable at the full rate, and it learns', async () => {

@@ -261,6 +261,37 @@ test('wasm: ReLU6 (clipByValue) gradient is one kernel and equals the cpu backen
   await tf.setBackend('cpu');
 });
 
+/** [a shape, b shape, transposeA, transposeB]: both forms of the rewrite (see wasm-kernels/matMul.ts), rank 3 with batch 1, and a batch of 2 (left to the native kernel). */
+const MATMUL_CASES: [number[], number[], boolean, boolean][] = [
+  [[32, 40], [32, 16], true, false],
+  [[40, 5], [3, 5], false, true],
+  [[4, 50], [60, 50], false, true],
+  [[2, 10], [3, 2], true, true],
+  [[5, 7], [3, 5], true, true],
+  [[1, 6, 4], [1, 6, 5], true, false],
+  [[2, 6, 4], [2, 5, 4], false, true],
+];
+
+test("wasm: matMul with transposeA/transposeB (a Dense layer's backward pass) equals the cpu backend and leaves no buffers", async () => {
+  registerWasmGradients();
+  const kernel = tf.getKernel('BatchMatMul', 'wasm');
+  assert.ok(kernel && (kernel.kernelFunc as unknown as Record<symbol, boolean>)[Symbol.for('transfer-lab.wasm-kernel')], 'the native BatchMatMul is replaced');
+  const run = () =>
+    MATMUL_CASES.map(([as, bs, ta, tb], i) =>
+      tf.tidy(() => tf.matMul(tf.randomNormal(as, 0, 1, 'float32', 2 * i + 1), tf.randomNormal(bs, 0, 1, 'float32', 2 * i + 2), ta, tb).dataSync() as Float32Array),
+    );
+  await tf.setBackend('cpu');
+  const expected = run();
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const buffers = tf.backend().numDataIds();
+  const got = run();
+  MATMUL_CASES.forEach((c, i) => assert.ok(maxRelError([got[i]], [expected[i]]) < 1e-5, `matMul ${JSON.stringify(c)}: relative error ${maxRelError([got[i]], [expected[i]])}`));
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(tf.backend().numDataIds(), buffers, 'the rewrite frees its transposes');
+  await tf.setBackend('cpu');
+});
+
 test('wasm: a shape the fast path does not take (dilation 2) still gets the cpu kernel', async () => {
   registerWasmGradients();
   const run = () =>

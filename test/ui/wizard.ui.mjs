@@ -45,17 +45,13 @@ export async function run({ page, workspace, resultsDir, log }) {
   const t0 = Date.now();
 
   await runCommand(page, 'Transfer Lab: Fine-tune Model');
+  // Step 1 starts with a choice: your own folder, or the bundled sample. This test browses to a folder.
   // The command activates the extension first, so the first step may take a moment.
-  await waitForQuickInput(page, 'Fine-tune model (1/4): pretrained model', { timeoutMs: 60_000 });
-  log(`step 1 (model): ${(await quickPickRows(page)).length} offers`);
-  await pickQuickItem(page, /^digits\s*bundled/);
-
-  // Step 2 starts with a choice: your own folder, or the bundled sample. This test browses to a folder.
-  await waitForQuickInput(page, 'Fine-tune model (2/4): images');
+  await waitForQuickInput(page, 'Fine-tune model (1/4): data', { timeoutMs: 60_000 });
   await pickQuickItem(page, /Choose a folder/);
 
-  // Step 2: showOpenDialog is code-server's simple file dialog, a quick input with a path box.
-  const pathBox = await waitForQuickInput(page, 'Fine-tune model (2/4): data folder');
+  // Step 1: showOpenDialog is code-server's simple file dialog, a quick input with a path box.
+  const pathBox = await waitForQuickInput(page, 'Fine-tune model (1/4): data folder');
   // The dialog fills its path box in steps as it resolves the default folder.
   const start = await waitFor(
     `the folder dialog to start in the workspace folder ${workspace}`,
@@ -67,7 +63,7 @@ export async function run({ page, workspace, resultsDir, log }) {
   ).catch(async (e) => {
     throw new Error(`${e.message}; path box: ${await pathBox.inputValue()}`);
   });
-  log(`step 2 (data): the folder dialog opened at ${start}`);
+  log(`step 1 (data): the folder dialog opened at ${start}`);
   const okButton = quickInputWidget(page).locator('.monaco-button', { hasText: 'Use this data folder' });
   assert.ok(await okButton.isVisible(), 'the dialog\'s button should say "Use this data folder"');
   const dataDir = path.join(workspace, DATA);
@@ -82,12 +78,17 @@ export async function run({ page, workspace, resultsDir, log }) {
     { timeoutMs: 15_000 },
   );
   await pathBox.press('Enter');
-  log(`step 2 (data): typed ${dataDir}/ and pressed Enter`);
+  log(`step 1 (data): typed ${dataDir}/ and pressed Enter`);
 
-  await waitForQuickInput(page, `Fine-tune model (2/4): ${path.basename(DATA)}`);
+  await waitForQuickInput(page, `Fine-tune model (1/4): ${path.basename(DATA)}`);
   const confirm = `Use ${facts.classes.length} classes, ${facts.images} images`;
-  log(`step 2 (classes): ${JSON.stringify(await quickPickRows(page))}`);
+  log(`step 1 (classes): ${JSON.stringify(await quickPickRows(page))}`);
   await pickQuickItem(page, confirm);
+
+  // Step 2: an image folder gets the image models.
+  await waitForQuickInput(page, 'Fine-tune model (2/4): pretrained model');
+  log(`step 2 (model): ${(await quickPickRows(page)).length} offers`);
+  await pickQuickItem(page, /^digits\s*bundled/);
 
   await waitForQuickInput(page, 'Fine-tune model (3/4): strategy');
   await pickQuickItem(page, /^Feature extraction/);

@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fromArrays, type Dataset } from '../data';
-import { throwIfInterrupted } from '../output';
+import { betweenBatches, throwIfInterrupted } from '../output';
 import { onnxBase, type FeatureExtractor } from '../onnx/extractor';
 import { assertFiniteRows } from '../data/finite';
 import { printable } from '../util/text';
@@ -112,8 +112,7 @@ async function runBase(run: BaseRunner | undefined, data: Dataset, missing: numb
       memSet(set.fullKeys[pos], v);
       set.stats.computed++;
     });
-    // Give queued messages (interrupts, output) a turn between batches of a long pass.
-    await new Promise((r) => setImmediate(r));
+    await betweenBatches();
   }
 }
 

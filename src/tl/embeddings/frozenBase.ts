@@ -175,13 +175,15 @@ function findCut(output: tf.SymbolicTensor): { cut: tf.SymbolicTensor } | { reas
 
   // Reverse post-order visits a later dominator before an earlier one, so the first hit is the deepest.
   let cut: tf.SymbolicTensor | undefined;
-  let firstProblem: string | undefined;
+  // The reason given is the one nearest the input (the walk ends there): the layer that keeps the
+  // whole base from being cached, not the head that trains on top of it.
+  let nearestProblem: string | undefined;
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i];
     if (isInput(t)) continue;
     const problem = upstreamProblem(t);
     if (problem) {
-      firstProblem ??= problem;
+      nearestProblem = problem;
       continue;
     }
     if (t === output) return { reason: 'every layer is frozen: nothing to train' };
@@ -190,7 +192,7 @@ function findCut(output: tf.SymbolicTensor): { cut: tf.SymbolicTensor } | { reas
       break;
     }
   }
-  return cut ? { cut } : { reason: firstProblem ?? 'no frozen layers before the trainable ones' };
+  return cut ? { cut } : { reason: nearestProblem ?? 'no frozen layers before the trainable ones' };
 }
 
 /** The layers upstream of `cut`, inputs first. */

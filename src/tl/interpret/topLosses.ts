@@ -8,7 +8,7 @@ import { markdownText } from '../../common/markdown';
 import { TEXT_MARKDOWN, TEXT_PLAIN } from '../../common/mime';
 import type { GalleryItem } from '../../common/shapes';
 import { DISPLAY_SYMBOL, type MimeBundle } from '../../common/display';
-import { getOutputSink } from '../output';
+import { betweenBatches, getOutputSink } from '../output';
 import { getMeta, type Preprocessing } from '../models/meta';
 import { asSplit, type Dataset, type ImageFolderData } from '../data';
 import { classMapping } from '../evaluate';
@@ -81,6 +81,7 @@ async function score(model: Classifier, ds: Dataset, given: string[] | undefined
       const loss = -Math.log(Math.min(1 - EPS, Math.max(EPS, trueProbability)));
       scored.push({ position, truth, predicted, probability: sum > 0 ? row[predicted] / sum : 0, trueProbability, loss });
     });
+    await betweenBatches();
   }
   if (!mapping) throw new Error(`topLosses(): ${ds.name} has no samples that could be read.`);
   return { scored, classes: mapping.classes };

@@ -26,6 +26,7 @@ import { isLayersModel, type AnyModel } from './kinds';
 import { inferInputSize, readSavedMeta } from './savedMeta';
 import { loadTextBase } from '../text/load';
 import { readSavedVocabulary } from '../text/saved';
+import { readSavedEncoder, sentenceEncoderBase, sentenceEncoderFiles } from '../text/encoderBase';
 
 async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };
@@ -106,7 +107,8 @@ async function loadFromFile(
   };
   if (saved.text) {
     try {
-      await readSavedVocabulary(modelJsonPath, saved.text, model);
+      if (saved.text.kind === 'sentence-encoder') await readSavedEncoder(modelJsonPath, saved.text, model, maxBytes);
+      else await readSavedVocabulary(modelJsonPath, saved.text, model);
     } catch (e) {
       model.dispose();
       throw e;
@@ -150,6 +152,10 @@ export async function load(source: string, opts: LoadOptions = {}): Promise<Load
   }
   const s = source.trim();
   const maxBytes = maxModelBytes(opts.maxBytes);
+
+  // model.onnx with a tokenizer.json beside it (or their folder) is an ONNX sentence encoder: a text base.
+  const encoder = /^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? undefined : sentenceEncoderFiles(s);
+  if (encoder) return sentenceEncoderBase(encoder, maxBytes, { ...opts.onnx, ...opts.text, name: opts.text?.name });
 
   // An .onnx file is a frozen feature extractor run by ONNX Runtime (a TF.js head trains on its output),
   // or a whole model exported by tl.save, which its metadata says.

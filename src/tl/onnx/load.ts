@@ -136,8 +136,8 @@ function exportedMeta(props: Record<string, string>): Partial<ModelMeta> | undef
   return parseMeta(json, at);
 }
 
-/** An ONNX Runtime session for the file, once its size and its external data paths are checked. */
-async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<ReturnType<typeof createSession>> & { props: Record<string, string> }> {
+/** An ONNX Runtime session for the file, once its size and its external data paths are checked; with the file's bytes. */
+export async function openSession(abs: string, opts: Pick<OnnxLoadOptions, 'maxBytes' | 'providers' | 'threads'>): Promise<Awaited<ReturnType<typeof createSession>> & { props: Record<string, string>; bytes: Uint8Array }> {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(abs);
@@ -148,9 +148,10 @@ async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<
   const maxBytes = maxModelBytes(opts.maxBytes);
   if (stat.size > maxBytes) throw new Error(`${path.basename(abs)} holds ${formatBytes(stat.size)}; ${budgetHint(maxBytes)}.`);
   // External data paths are checked before ONNX Runtime, which would open whatever the file names.
-  const props = await checkOnnxData(abs, await fs.promises.readFile(abs), maxBytes);
+  const bytes = await fs.promises.readFile(abs);
+  const props = await checkOnnxData(abs, bytes, maxBytes);
   try {
-    return { ...(await createSession(abs, opts)), props };
+    return { ...(await createSession(abs, { providers: opts.providers, threads: opts.threads })), props, bytes };
   } catch (e) {
     throw new Error(`Could not load ${path.basename(abs)} as an ONNX model: ${(e as Error).message}`);
   }
@@ -158,6 +159,7 @@ async function openSession(abs: string, opts: OnnxLoadOptions): Promise<Awaited<
 
 /** The one float32 4-D image input: its layout (given or told from the channel axis), channels and size. */
 async function inputSpec(session: Session, opts: OnnxLoadOptions, fail: Fail): Promise<InputSpec> {
+  if (session.inputNames.includes('input_ids')) await fail('it takes input_ids: a text encoder. Put its tokenizer.json beside it and tl.load the folder (or the .onnx file) again.');
   if (session.inputNames.length !== 1) await fail(`a feature extractor needs one image input; this model has ${session.inputNames.length} (${session.inputNames.join(', ')}).`);
   const inMeta = session.inputMetadata[0];
   if (!inMeta.isTensor || inMeta.type !== 'float32') await fail(`input '${inMeta.name}' is ${inMeta.isTensor ? inMeta.type : 'not a tensor'}; only float32 image inputs are supported.`);

@@ -7,6 +7,9 @@ import * as path from 'node:path';
 import { readModelFile, weightPathProblem } from '../models/safety/weightFiles';
 import type { TextInfo } from './types';
 import { setVocabulary, Vocabulary, vocabularyOf } from './vocab';
+import { ENCODER_FILE, sentenceEncoderOf, setSentenceEncoder } from './encoderBase';
+import { ENCODER_POOLINGS } from './sentencePooling';
+import { TOKENIZER_FILE } from './tokenizerFile';
 
 export const VOCAB_FILE = 'vocab.txt';
 /** A word is at most this many bytes on average in a vocabulary file (GloVe's run to 8). */
@@ -16,37 +19,71 @@ function fail(where: string, what: string): never {
   throw new Error(`${where}: "text" ${what}.`);
 }
 
-/** The `text` entry of saved metadata, checked. */
-export function parseTextInfo(raw: unknown, where: string): TextInfo {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'must be a JSON object');
-  const r = raw as Record<string, unknown>;
-  if (r.kind !== 'word-vectors') fail(where, `kind must be 'word-vectors', got ${JSON.stringify(r.kind)?.slice(0, 40)}`);
-  const whole = (k: string, max: number) => {
+/** A file name a saved model's metadata gives: inside the model folder, no folders. */
+function fileName(r: Record<string, unknown>, k: string, where: string): string {
+  const v = r[k];
+  if (typeof v !== 'string' || !v) fail(where, `${k} must be a non-empty string`);
+  if (weightPathProblem(v) || /[\\/]/.test(v)) fail(where, `${k} must be a file name inside the model folder`);
+  return v;
+}
+
+function wholeIn(r: Record<string, unknown>, where: string) {
+  return (k: string, max: number): number => {
     const v = r[k];
     if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= max)) fail(where, `${k} must be a whole number from 1 to ${max}`);
     return v;
   };
+}
+
+/** The `text` entry of a saved sentence-encoder model, checked. */
+function parseEncoderInfo(r: Record<string, unknown>, where: string): TextInfo {
+  const whole = wholeIn(r, where);
+  if (!(ENCODER_POOLINGS as readonly unknown[]).includes(r.pooling)) fail(where, `pooling must be one of ${ENCODER_POOLINGS.join(', ')}`);
+  if (typeof r.lowercase !== 'boolean') fail(where, 'lowercase must be true or false');
+  const text = (k: string) => (typeof r[k] === 'string' && (r[k] as string).length <= 200 ? (r[k] as string) : fail(where, `${k} must be a string of at most 200 characters`));
+  return {
+    kind: 'sentence-encoder',
+    source: text('source'),
+    lowercase: r.lowercase,
+    maxLength: whole('maxLength', 8192),
+    pooling: r.pooling as TextInfo['pooling'],
+    vocabularySize: whole('vocabularySize', 50_000_000),
+    dim: whole('dim', 65536),
+    fineTuneRate: 1,
+    onnxFile: fileName(r, 'onnxFile', where),
+    tokenizerFile: fileName(r, 'tokenizerFile', where),
+    tokenizerModel: text('tokenizerModel'),
+    encoderOutput: text('encoderOutput'),
+  };
+}
+
+/** The `text` entry of saved metadata, checked. */
+export function parseTextInfo(raw: unknown, where: string): TextInfo {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'must be a JSON object');
+  const r = raw as Record<string, unknown>;
+  if (r.kind === 'sentence-encoder') return parseEncoderInfo(r, where);
+  if (r.kind !== 'word-vectors') fail(where, `kind must be 'word-vectors' or 'sentence-encoder', got ${JSON.stringify(r.kind)?.slice(0, 40)}`);
+  const whole = wholeIn(r, where);
   if (!['mean', 'max', 'mean+max'].includes(r.pooling as string)) fail(where, "pooling must be 'mean', 'max' or 'mean+max'");
   if (typeof r.lowercase !== 'boolean') fail(where, 'lowercase must be true or false');
   const rate = r.fineTuneRate;
   if (!(typeof rate === 'number' && rate > 0 && rate <= 1)) fail(where, 'fineTuneRate must be in (0, 1]');
-  const names = ['vocabFile', 'embeddingLayer', 'source'].map((k) => {
+  const names = ['embeddingLayer', 'source'].map((k) => {
     const v = r[k];
     if (typeof v !== 'string' || !v) fail(where, `${k} must be a non-empty string`);
     return v;
   });
-  const vocabFile = names[0];
-  if (weightPathProblem(vocabFile) || /[\\/]/.test(vocabFile)) fail(where, 'vocabFile must be a file name inside the model folder');
+  const vocabFile = fileName(r, 'vocabFile', where);
   return {
     kind: 'word-vectors',
-    source: names[2],
+    source: names[1],
     lowercase: r.lowercase,
     maxLength: whole('maxLength', 8192),
     pooling: r.pooling as TextInfo['pooling'],
     vocabularySize: whole('vocabularySize', 50_000_000),
     dim: whole('dim', 4096),
     fineTuneRate: rate,
-    embeddingLayer: names[1],
+    embeddingLayer: names[0],
     vocabFile,
   };
 }
@@ -66,13 +103,25 @@ export async function readSavedVocabulary(modelJsonPath: string, info: TextInfo,
   setVocabulary(info, vocab);
 }
 
-/** What save() writes for a text model: its metadata entry and the vocabulary file's contents. */
-export function textToSave(info: TextInfo | undefined): { info: TextInfo; files: Record<string, string> } | undefined {
-  if (!info || info.kind !== 'word-vectors') return undefined;
+/** A file save() writes: its text, or the path of a file to copy (an encoder's). */
+export type SavedTextFile = string | { copyFrom: string };
+
+/** What save() writes for a text model: its metadata entry and its files (vocabulary, or the encoder's two). */
+export function textToSave(info: TextInfo | undefined): { info: TextInfo; files: Record<string, SavedTextFile> } | undefined {
+  if (!info) return undefined;
+  if (info.kind === 'sentence-encoder') return encoderToSave(info);
   const vocab = vocabularyOf(info);
   if (!vocab) throw new Error('save(): the text model has lost its vocabulary; load it again with tl.load().');
   if (vocab.words.some((w) => /[\n\r]/.test(w))) throw new Error('save(): a vocabulary word holds a line break; it cannot be saved one word a line.');
   const saved: TextInfo = { ...info, vocabFile: VOCAB_FILE };
   setVocabulary(saved, vocab);
   return { info: saved, files: { [VOCAB_FILE]: vocab.toText() } };
+}
+
+function encoderToSave(info: TextInfo): { info: TextInfo; files: Record<string, SavedTextFile> } {
+  const enc = sentenceEncoderOf(info);
+  if (!enc) throw new Error('save(): the text model has lost its sentence encoder; load it again with tl.load().');
+  const saved: TextInfo = { ...info, onnxFile: ENCODER_FILE, tokenizerFile: TOKENIZER_FILE };
+  setSentenceEncoder(saved, enc);
+  return { info: saved, files: { [ENCODER_FILE]: { copyFrom: enc.files.onnx }, [TOKENIZER_FILE]: { copyFrom: enc.files.tokenizer } } };
 }

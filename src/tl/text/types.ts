@@ -5,6 +5,8 @@
  */
 
 export type TextPooling = 'mean' | 'max' | 'mean+max';
+/** A sentence encoder pools its token vectors too: also the [CLS] token's, or 'model' when the graph gives one vector a text itself. */
+export type EncoderPooling = TextPooling | 'cls' | 'model';
 
 export interface TextInfo {
   /** 'word-vectors': tokens → embedding table → pooling inside the TF.js model. 'sentence-encoder': an ONNX model outside it. */
@@ -15,7 +17,7 @@ export interface TextInfo {
   lowercase: boolean;
   /** Tokens kept per text; the rest are cut off. */
   maxLength: number;
-  pooling: TextPooling;
+  pooling: EncoderPooling;
   vocabularySize: number;
   /** Length of one word (or sentence) vector. */
   dim: number;
@@ -27,12 +29,27 @@ export interface TextInfo {
   vocabFile?: string;
   tokenizerFile?: string;
   onnxFile?: string;
+  /** Sentence encoders: the tokenizer.json's model type (WordPiece, BPE, Unigram). */
+  tokenizerModel?: string;
+  /** Sentence encoders: the graph output that is pooled (or is the sentence vector). */
+  encoderOutput?: string;
 }
+
+const POOLING_WORDS: Record<EncoderPooling, string> = {
+  mean: 'mean pooling over the real tokens (attention mask)',
+  max: 'max pooling over the real tokens (attention mask)',
+  'mean+max': 'mean and max pooling over the real tokens (attention mask), side by side',
+  cls: 'the first ([CLS]) token\'s vector',
+  model: "the graph's own sentence vector",
+};
 
 /** One line for summaries: what the text base does with a text. */
 export function describeTextInfo(t: TextInfo): string {
   if (t.kind === 'sentence-encoder') {
-    return `text base: ONNX sentence encoder (${t.source}), tokenizer.json with ${t.vocabularySize} tokens, up to ${t.maxLength} tokens a text, ${t.pooling} pooling → ${t.dim} numbers; frozen (runs in ONNX Runtime).`;
+    return (
+      `text base: ONNX sentence encoder ${t.source}, frozen (runs in ONNX Runtime). Tokenizer: tokenizer.json (${t.tokenizerModel ?? 'tokenizer'}, ${t.vocabularySize} tokens${t.lowercase ? ', lower-cased' : ', cased'}), ` +
+      `up to ${t.maxLength} tokens a text (longer texts are cut); ${POOLING_WORDS[t.pooling]} → ${t.dim} numbers.`
+    );
   }
   return (
     `text base: ${t.vocabularySize} word vectors of ${t.dim} numbers (${t.source}); words${t.lowercase ? ' lower-cased,' : ''} split on spaces and punctuation, ` +

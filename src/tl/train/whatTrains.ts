@@ -1,10 +1,11 @@
 /**
  * The one line fit() prints about what it trains: the head, or the head plus named base layers,
- * and the frozen prefix that the embedding cache runs once per image. Worked out from the layers'
+ * and the frozen prefix that the embedding cache runs once per image (or text). Worked out from the layers'
  * flags, never assumed.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { blocksOf, isFrozen } from '../inspect';
+import { getMeta } from '../models/meta';
 import type { Layer } from '../util/graph';
 import { printable } from '../util/text';
 
@@ -48,6 +49,7 @@ export function whatTrains(model: tf.LayersModel, cachedUpTo?: string): string {
       `the head and ${base.length} base layer(s) in ${baseBlocks.length} block(s) ${quoted(baseBlocks)} (${quoted(base.map((l) => l.name))})` +
       (head.length ? '' : '; the head itself is frozen');
   }
-  const cache = cachedUpTo ? `; the frozen base up to '${printable(cachedUpTo)}' runs once per image (embedding cache)` : '';
+  const sample = getMeta(model)?.text ? 'text' : 'image';
+  const cache = cachedUpTo ? `; the frozen base up to '${printable(cachedUpTo)}' runs once per ${sample} (embedding cache)` : '';
   return `trains: ${what}, ${fmt(total)} parameter(s)${cache}.`;
 }
