@@ -73,9 +73,10 @@ describe('training chart timings', () => {
       console.log(`[timing] live update ${n} points: median ${med.toFixed(2)} ms, max ${Math.max(...samples).toFixed(2)} ms; message→next frame ${median(endToEnd).toFixed(1)} ms; drawn ${drawn}; epoch update (full redraw) median ${fullMed.toFixed(2)} ms; first render ${renderMs.toFixed(1)} ms`);
       assert.ok(drawn < 12_000, `decimated: ${drawn} points drawn`);
       // What keeps a live update cheap, independent of the machine: a batch inside the axes
-      // redraws only the batch lines. The first one lays the chart out again: the output was
-      // drawn before it was on the page, so its plot width (decimation buckets) was a guess.
-      assert.deepEqual(redraws.slice(1), Array(14).fill('quick'), `redraws: ${redraws.join(' ')}`);
+      // redraws only the batch lines. One update may lay the chart out again: the output was
+      // drawn before it was on the page, so its plot width (decimation buckets) was a guess
+      // until Chart.js sized it.
+      assert.ok(redraws.filter((r) => r !== 'quick').length <= 1, `redraws: ${redraws.join(' ')}`);
       // Timings are reported, not asserted: a busy machine must not fail the suite. The decimation
       // bound above is what keeps updates cheap, and it does not depend on the machine.
       if (n === 100_000) await screenshot(h.page, 'training-100k-light', `#out-p${n}`);
