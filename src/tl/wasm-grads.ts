@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInput, depthwiseBackpropInput } from './wasm-kernels/inputGrads';
 import { registerClipGrad } from './wasm-kernels/clipGrad';
 import { transposedMatMul } from './wasm-kernels/matMul';
+import { sharedIdentity } from './wasm-kernels/identity';
 import { conv2dBackpropFilter, depthwiseBackpropFilter } from './wasm-kernels/filterGrads';
 import type { KernelArgs, TI, WasmBackendLike } from './wasm-kernels/scratch';
 
@@ -122,11 +123,13 @@ export function fastWasmKernel(kernelName: string): tf.KernelConfig | undefined 
  * native kernel stays as the fallback. tfjs-backend-wasm's Conv2DBackpropInput is a plain loop:
  * 3.5 of 8 s of a 224 px MobileNetV2 fine-tune step (last 3 blocks) in one profile. So is its
  * BatchMatMul with a transposed operand: a Dense head's backward pass, 3.1 of 5 s of 6 epochs of
- * a Dense(128) head on 1280-d embeddings (wasm-kernels/matMul.ts).
+ * a Dense(128) head on 1280-d embeddings (wasm-kernels/matMul.ts). Identity copies its input;
+ * the tape's clones need not (wasm-kernels/identity.ts).
  */
 const REPLACED: Record<string, (args: KernelArgs) => TI | null> = {
   Conv2DBackpropInput: conv2dBackpropInput,
   BatchMatMul: transposedMatMul,
+  Identity: sharedIdentity,
 };
 const OURS = Symbol.for('transfer-lab.wasm-kernel');
 

@@ -26,24 +26,27 @@ export function encoderCopy(edit?: (json: Record<string, unknown>) => unknown): 
   const dir = path.join(tmpDir('encoder'), 'encoder');
   fs.mkdirSync(dir);
   fs.copyFileSync(path.join(ENCODER_DIR, 'model.onnx'), path.join(dir, 'model.onnx'));
-  const json = JSON.parse(fs.readFileSync(path.join(ENCODER_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
-  const out = edit ? edit(json) : json;
+  if (!edit) {
+    fs.copyFileSync(path.join(ENCODER_DIR, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+    return dir;
+  }
+  const out = edit(JSON.parse(fs.readFileSync(path.join(ENCODER_DIR, 'tokenizer.json'), 'utf8')) as Record<string, unknown>);
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), typeof out === 'string' ? out : JSON.stringify(out));
   return dir;
 }
 
 /** Sets graph inputs named in `ints` to int64 (the IR builder makes float inputs). */
-function withIntInputs(bytes: Uint8Array, ints: string[]): Uint8Array {
+function withIntInputs(bytes: Uint8Array, ints: string[], type: onnx.TensorProto.DataType): Uint8Array {
   const m = onnx.ModelProto.decode(bytes);
-  for (const i of m.graph?.input ?? []) if (ints.includes(i.name ?? '') && i.type?.tensorType) i.type.tensorType.elemType = onnx.TensorProto.DataType.INT64;
+  for (const i of m.graph?.input ?? []) if (ints.includes(i.name ?? '') && i.type?.tensorType) i.type.tensorType.elemType = type;
   return onnx.ModelProto.encode(m).finish();
 }
 
 /**
  * A folder with the fixture's tokenizer.json and a small graph: 'pooled' averages a 4-wide embedding
- * table into [batch, 4] itself; 'rank4' gives [batch, seq, 2, 2]; 'pixels' takes an image-like input.
+ * table into [batch, 4] itself ('pooled-int32': taking int32 ids); 'rank4' gives [batch, seq, 2, 2]; 'pixels' takes an image-like input.
  */
-export function otherGraph(kind: 'pooled' | 'rank4' | 'pixels'): string {
+export function otherGraph(kind: 'pooled' | 'pooled-int32' | 'rank4' | 'pixels'): string {
   const dir = encoderCopy();
   const g = new IrGraph(`test_${kind}`);
   let bytes: Uint8Array;
@@ -57,9 +60,10 @@ export function otherGraph(kind: 'pooled' | 'rank4' | 'pixels'): string {
     const rows = reference().config.vocab_size;
     const table = g.floats('table', [rows, 4], Float32Array.from({ length: rows * 4 }, (_, i) => Math.sin(i)));
     const emb = g.one('Gather', [table, ids], 'emb');
-    if (kind === 'pooled') g.addOutput(g.one('ReduceMean', [emb], 'mean', { axes: { ints: [1] }, keepdims: { i: 0 } }), 'sentence_embedding', ['N', 4]);
+    if (kind !== 'rank4') g.addOutput(g.one('ReduceMean', [emb], 'mean', { axes: { ints: [1] }, keepdims: { i: 0 } }), 'sentence_embedding', ['N', 4]);
     else g.addOutput(g.one('Reshape', [emb, g.int64s('shape', [0, 0, 2, 2])], 'r4'), 'out', ['N', 'S', 2, 2]);
-    bytes = withIntInputs(encodeModel(g), ['input_ids', 'attention_mask']);
+    const type = kind === 'pooled-int32' ? onnx.TensorProto.DataType.INT32 : onnx.TensorProto.DataType.INT64;
+    bytes = withIntInputs(encodeModel(g), ['input_ids', 'attention_mask'], type);
   }
   fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
   return dir;

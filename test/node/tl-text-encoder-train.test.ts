@@ -13,6 +13,7 @@ import { freeze, unfreeze } from '../../src/tl/freeze';
 import { formatLayerTable, summary } from '../../src/tl/inspect';
 import { getMeta } from '../../src/tl/models/meta';
 import { textFolder } from '../../src/tl/data/textFolder';
+import { textEncodingFor } from '../../src/tl/text/encoding';
 import { ENCODER_DIR } from './tl-text-encoder-fixtures';
 import { tmpDir, useCpu } from './tl-fixtures';
 import { topicFolder } from './tl-text-fixtures';
@@ -49,7 +50,9 @@ test('a head on an ONNX sentence encoder: fit on cached sentence vectors, evalua
   assert.equal(many[0][0].label, 'pets');
   assert.equal(many.length, 3, 'empty and control-character texts get answers');
   assert.equal(tf.memory().numTensors, before, 'nor across evaluate and predict');
+  const encoding = textEncodingFor(model)!;
   model.dispose();
+  await assert.rejects(encoding.encode(['cat']), /this sentence encoder was disposed/, "disposing the model released the encoder's ONNX Runtime session");
 });
 
 test('the freeze map shows tokenizer → ONNX encoder (frozen) → head, and the encoder cannot be unfrozen', async () => {

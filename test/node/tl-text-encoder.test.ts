@@ -90,11 +90,23 @@ test('tl.load of a folder or of model.onnx with tokenizer.json beside it: a text
     assert.equal(textEncodingFor(base)!.elementShape[0], 64);
     (base as { dispose(): void }).dispose();
   }
+  // The cache key names both files' contents and the settings: the same encoder loaded twice shares it.
+  const keyOf = async (src: string, maxLength: number) => {
+    const m = await load(src, { text: { maxLength } });
+    const key = textEncodingFor(m)!.key;
+    (m as { dispose(): void }).dispose();
+    return key;
+  };
+  assert.equal(await keyOf(ENCODER_DIR, 24), await keyOf(encoderCopy(), 24));
+  assert.notEqual(await keyOf(ENCODER_DIR, 24), await keyOf(ENCODER_DIR, 25));
+  assert.notEqual(await keyOf(ENCODER_DIR, 24), await keyOf(encoderCopy((j) => ({ ...j, normalizer: null })), 24), 'another tokenizer.json, another key');
   // A graph that pools itself: pooling 'model', found without being asked.
   const pooled = await load(otherGraph('pooled'));
   assert.equal(getMeta(pooled)!.text!.pooling, 'model');
   const v = await textEncodingFor(pooled)!.encode(['cat', 'dog cat']);
   assert.equal(v.length, 8);
+  const v32 = await textEncodingFor(await load(otherGraph('pooled-int32')))!.encode(['cat', 'dog cat']);
+  assert.deepEqual([...v32], [...v], 'int32 inputs are fed int32 ids');
   await assert.rejects(load(otherGraph('pooled'), { text: { pooling: 'mean' } }), /one vector a text already.*pooling must be 'model'/);
   await assert.rejects(load(ENCODER_DIR, { text: { pooling: 'model' } }), /pooling 'model' needs a \[batch, hidden\] output/);
   await assert.rejects(load(ENCODER_DIR, { text: { pooling: 'median' as never } }), /pooling must be one of/);

@@ -292,6 +292,30 @@ test("wasm: matMul with transposeA/transposeB (a Dense layer's backward pass) eq
   await tf.setBackend('cpu');
 });
 
+test('wasm: a clone (Identity, what the gradient tape saves) shares its data: either can be disposed first, and nothing leaks', async () => {
+  registerWasmGradients();
+  await tf.setBackend('wasm');
+  const buffers = tf.backend().numDataIds();
+  const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+  const b = tf.clone(a);
+  const ints = tf.tensor1d([5, 6], 'int32');
+  const c = tf.clone(ints);
+  assert.equal(tf.backend().numDataIds(), buffers + 2, 'the clones add no buffer');
+  ints.dispose();
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3, 4]);
+  const v = tf.variable(b);
+  b.dispose();
+  const next = tf.add(v, 1) as tf.Tensor2D;
+  v.assign(next);
+  next.dispose();
+  assert.deepEqual(Array.from(v.dataSync()), [2, 3, 4, 5]);
+  assert.deepEqual(Array.from(c.dataSync()), [5, 6]);
+  tf.dispose([v, c]);
+  assert.equal(tf.backend().numDataIds(), buffers);
+  await tf.setBackend('cpu');
+});
+
 test('wasm: a shape the fast path does not take (dilation 2) still gets the cpu kernel', async () => {
   registerWasmGradients();
   const run = () =>
