@@ -25,6 +25,7 @@ export function inspect(element: Element): unknown[] {
         status: v.run.status,
         lastUpdateMs: v.lastUpdateMs,
         lastDrawnPoints: v.lastDrawnPoints,
+        lastRedraw: v.lastRedraw,
         batches: v.run.batches.length,
         epochs: v.run.history.length,
         charts: [...v.charts.values()].map((p) => {
@@ -40,21 +41,27 @@ export function inspect(element: Element): unknown[] {
             tickColor: chart.options.scales?.x?.ticks?.color,
             legendColor: chart.options.plugins?.legend?.labels?.color,
             tooltip: tooltipOf(chart),
+            // Points as drawn now: a live batch may be drawn on the batch layer before the
+            // Chart's own copy of the batch points catches up (see MetricPanel).
             datasets: chart.data.datasets.map((d, i) => {
-              const data = d.data as unknown as PointInfo[];
+              const id = (d as unknown as { tlId: string }).tlId;
+              const data = (p.drawnSpecs.find((s) => s.id === id)?.points ?? d.data) as unknown as PointInfo[];
               const els = chart.getDatasetMeta(i).data;
               const lastEl = els[els.length - 1];
               const first = data[0];
               const last = data[data.length - 1];
               return {
-                id: (d as unknown as { tlId: string }).tlId,
+                id,
                 label: d.label,
                 points: data.length,
+                // The Chart's own copy (tooltips, hover), which catches up once batches pause.
+                syncedPoints: d.data.length,
                 first: first && { x: first.x, y: first.y },
                 last: last && { x: last.x, y: last.y },
                 borderColor: d.borderColor,
                 borderDash: (d as { borderDash?: number[] }).borderDash,
                 lastPixel: lastEl && { x: lastEl.x, y: lastEl.y },
+                lastInk: id.includes(':batch') && last ? layerInk(p.root, chart, last) : undefined,
               };
             }),
           };
@@ -77,6 +84,19 @@ export function inspect(element: Element): unknown[] {
     }
   }
   return out;
+}
+
+/** Whether the batch layer has paint within a pixel of where `pt` is drawn. */
+function layerInk(root: Element, chart: Chart, pt: PointInfo): boolean {
+  const layer = root.querySelector<HTMLCanvasElement>('.tl-batch-layer');
+  const ctx = layer?.getContext('2d');
+  if (!ctx) return false;
+  const dpr = chart.currentDevicePixelRatio || 1;
+  const px = Math.round(chart.scales.x.getPixelForValue(pt.x) * dpr);
+  const py = Math.round(chart.scales.y.getPixelForValue(pt.y) * dpr);
+  const { data } = ctx.getImageData(px - 2, py - 1, 3, 3);
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+  return false;
 }
 
 function tooltipOf(chart: Chart): { title: string[]; lines: string[] } | undefined {

@@ -52,6 +52,8 @@ const CSS = `
 .tl-panel[hidden] { display: none; }
 .tl-panel-title { font-weight: 600; margin-bottom: 2px; }
 .tl-canvas-wrap { position: relative; height: 240px; }
+.tl-canvas-wrap > canvas { position: relative; }
+.tl-canvas-wrap > .tl-batch-layer { position: absolute; left: 0; top: 0; pointer-events: none; }
 .tl-summary { border-left: 1px solid var(--tl-line); padding-left: 10px; }
 .tl-summary dl { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 2px 10px; margin: 0; }
 .tl-summary dt, .tl-details dt { color: var(--vscode-descriptionForeground); }

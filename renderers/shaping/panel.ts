@@ -3,9 +3,9 @@
  * the view maps `kind`/`shadow`/`runIndex` to colours and line styles.
  */
 import type { BatchPoint, TrainingRun } from '../../src/common/shapes';
-import { decimateIndices } from './decimate';
+import { decimateIndices, TailDecimator } from './decimate';
 import { Series } from './series';
-import { smoothEma } from './smooth';
+import { clampSmoothing, smoothEma } from './smooth';
 import { batchesPerEpoch, batchX, runLabel, xMax, type MetricKey } from './training';
 
 export interface PlotPoint {
@@ -55,49 +55,65 @@ export class PanelShaper {
   private bpe = 0;
   /** Batch points by series index, for tooltips (epoch, batch, step). */
   private meta: BatchPoint[] = [];
+  private readonly drawnBatch = new TailDecimator<PlotPoint>();
+  private readonly drawnRaw = new TailDecimator<PlotPoint>();
 
   constructor(readonly metric: MetricKey) {}
 
   build(run: TrainingRun, opts: PanelOptions): DatasetSpec[] {
-    const m = this.metric;
-    const out: DatasetSpec[] = [];
-    const w = opts.smoothing;
-    const buckets = Math.max(16, opts.buckets);
-    if (opts.showBatches && !opts.compare?.length) {
-      this.syncBatches(run);
-      const s = this.batches;
-      if (s.length) {
-        const sm = s.smoothed(w);
-        const range = [0, xMax(run)] as const;
-        const toPoint = (ys: Float64Array, i: number): PlotPoint => {
-          const b = this.meta[i];
-          return { x: s.xs[i], y: ys[i], raw: s.ys[i], epoch: b.epoch, batch: b.batch, step: b.step };
-        };
-        out.push({
-          id: `${run.runId}:batch`,
-          label: `${m} (batch)`,
-          kind: 'batch',
-          shadow: false,
-          runIndex: 0,
-          points: decimateIndices(s.xs, sm, s.length, buckets, range).map((i) => toPoint(sm, i)),
-          total: s.length,
-        });
-        if (w > 0) {
-          out.push({
-            id: `${run.runId}:batch:raw`,
-            label: `${m} (batch, raw)`,
-            kind: 'batch',
-            shadow: true,
-            runIndex: 0,
-            points: decimateIndices(s.xs, s.ys, s.length, buckets, range).map((i) => toPoint(s.ys, i)),
-            total: s.length,
-          });
-        }
-      }
-    }
+    const out = this.buildBatches(run, opts);
     // Smoothing is for noise: it applies to the most detailed series drawn. Epoch values are
     // already averages over an epoch, so with batches on the chart they are drawn as recorded.
-    const we = out.length ? 0 : w;
+    return out.concat(this.buildEpochs(run, opts, out.length ? 0 : opts.smoothing));
+  }
+
+  /**
+   * The batch series (and its raw twin when smoothed), or none when batches are hidden or runs
+   * compared. Cheap to call per live update: only the points since the last call are scanned.
+   */
+  buildBatches(run: TrainingRun, opts: PanelOptions): DatasetSpec[] {
+    if (!opts.showBatches || opts.compare?.length) return [];
+    this.syncBatches(run);
+    const s = this.batches;
+    if (!s.length) return [];
+    const m = this.metric;
+    const w = clampSmoothing(opts.smoothing);
+    const sm = s.smoothed(w);
+    const range = [0, xMax(run)] as const;
+    const buckets = Math.max(16, opts.buckets);
+    const toPoint = (ys: Float64Array) => (i: number): PlotPoint => {
+      const b = this.meta[i];
+      return { x: s.xs[i], y: ys[i], raw: s.ys[i], epoch: b.epoch, batch: b.batch, step: b.step };
+    };
+    const out: DatasetSpec[] = [{
+      id: `${run.runId}:batch`,
+      label: `${m} (batch)`,
+      kind: 'batch',
+      shadow: false,
+      runIndex: 0,
+      points: this.drawnBatch.points(s.xs, sm, s.length, buckets, range, `${s.generation}:${w}`, toPoint(sm)),
+      total: s.length,
+    }];
+    if (w > 0) {
+      out.push({
+        id: `${run.runId}:batch:raw`,
+        label: `${m} (batch, raw)`,
+        kind: 'batch',
+        shadow: true,
+        runIndex: 0,
+        points: this.drawnRaw.points(s.xs, s.ys, s.length, buckets, range, `${s.generation}`, toPoint(s.ys)),
+        total: s.length,
+      });
+    }
+    return out;
+  }
+
+  /** Train and val epoch series of the run and of the runs compared with it; `we` smooths them. */
+  buildEpochs(run: TrainingRun, opts: PanelOptions, we: number): DatasetSpec[] {
+    const m = this.metric;
+    const out: DatasetSpec[] = [];
+    const buckets = Math.max(16, opts.buckets);
+    const range = [0, xMax(run)] as const;
     const runs = [run, ...(opts.compare ?? []).filter((r) => r.runId !== run.runId)];
     runs.forEach((r, runIndex) => {
       const prefix = runIndex === 0 ? '' : `${runLabel(r)} · `;
@@ -114,7 +130,6 @@ export class PanelShaper {
         }
         if (!total) continue;
         const sm = we > 0 ? smoothEma(raw.subarray(0, total), we) : raw;
-        const range = [0, xMax(run)] as const;
         const mk = (ys: ArrayLike<number>) =>
           decimateIndices(xs, ys, total, buckets, range).map((i): PlotPoint => ({ x: xs[i], y: ys[i], raw: raw[i], epoch: xs[i] }));
         out.push({ id: `${r.runId}:${kind}`, label: prefix + key, kind, shadow: false, runIndex, points: mk(sm), total });

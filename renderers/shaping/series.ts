@@ -12,6 +12,7 @@ export class Series {
   private smWeight = -1;
   private smLen = 0;
   private ema: EmaState = emaStart();
+  private _generation = 0;
 
   get length(): number {
     return this._len;
@@ -24,7 +25,13 @@ export class Series {
     return this._ys;
   }
 
+  /** Changes whenever points already held change (not when points are appended). */
+  get generation(): number {
+    return this._generation;
+  }
+
   clear(): void {
+    this._generation++;
     this._len = 0;
     this.smLen = 0;
     this.ema = emaStart();
@@ -34,6 +41,7 @@ export class Series {
   push(x: number, y: number): void {
     const n = this._len;
     if (n > 0 && x <= this._xs[n - 1]) {
+      this._generation++;
       let i = n - 1;
       while (i > 0 && this._xs[i - 1] >= x) i--;
       if (this._xs[i] === x) {

@@ -1,6 +1,12 @@
 /**
  * One metric panel (loss or accuracy): a canvas with one Chart that lives as long as the view.
- * Live updates swap dataset data in place and call update('none'): no animation, no new Chart.
+ * Updates swap dataset data in place and call update('none'): no animation, no new Chart.
+ *
+ * The dense per-batch lines are drawn on a canvas of their own under the Chart's (BatchLayer);
+ * the Chart keeps those datasets, without their line, for the legend, tooltips and hover. A live
+ * batch that leaves the axes as they are redraws only that layer ("quick"): the Chart's axes,
+ * legend and epoch lines stay as drawn, and its copy of the batch points catches up at the next
+ * full update.
  */
 import {
   Chart,
@@ -21,6 +27,7 @@ import { chartLabel, METRICS, xMax, type MetricKey } from '../shaping/training';
 import { parseColor, toCss, withAlpha } from '../shaping/color';
 import type { Theme } from '../theme';
 import { STILL_CHART, styleAxesAndLegend } from '../chartStyle';
+import { BatchLayer } from './layer';
 
 // Only the parts a line chart with tooltips and a legend needs; keeps the bundle small.
 Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip);
@@ -38,6 +45,15 @@ export class MetricPanel {
   readonly chart: Chart<'line', PlotPoint[]>;
   private readonly shaper: PanelShaper;
   private compareMode = false;
+  private readonly layer = new BatchLayer();
+  /** The datasets drawn now (the Chart's copy of the batch ones may be older: see above). */
+  private drawn: DatasetSpec[] = [];
+  /** What the last full update drew with: a quick update must leave all of it as it is. */
+  private base: { opts: string; buckets: number; xMax: number; yMax: number } | undefined;
+  /** The Chart's copy of the batch points is older than the batch layer's. */
+  behind = false;
+  /** The last render redrew only the batch layer. */
+  lastQuick = false;
 
   constructor(readonly metric: MetricKey, theme: Theme) {
     const title = METRICS.find((m) => m.key === metric)!.title;
@@ -47,11 +63,14 @@ export class MetricPanel {
       'figure',
       { class: 'tl-panel', attrs: { 'data-metric': metric } },
       h('figcaption', { class: 'tl-panel-title', text: title }),
-      h('div', { class: 'tl-canvas-wrap' }, this.canvas),
+      h('div', { class: 'tl-canvas-wrap' }, this.layer.canvas, this.canvas),
     );
     this.chart = new Chart(this.canvas, {
       type: 'line',
       data: { datasets: [] },
+      // Whenever the Chart lays out and draws (update, resize, theme, a legend click), the batch
+      // lines are drawn again with its scales.
+      plugins: [{ id: 'tlBatchLayer', afterUpdate: (chart) => this.layer.draw(chart as Chart<'line', PlotPoint[]>, this.drawn) }],
       options: {
         ...STILL_CHART,
         normalized: true,
@@ -82,18 +101,67 @@ export class MetricPanel {
     this.applyTheme(theme, false);
   }
 
-  /** Shapes the run and redraws. Returns the number of points drawn. */
-  render(run: TrainingRun, opts: PanelOptions, theme: Theme): number {
-    const specs = this.shaper.build(run, { ...opts, buckets: this.plotWidth() });
+  /**
+   * Shapes the run and redraws. `quick`: only batches arrived since the last call, so when the
+   * axes stay the same only the batch layer is redrawn. Returns the number of points drawn.
+   */
+  render(run: TrainingRun, opts: PanelOptions, theme: Theme, quick = false): number {
+    const buckets = this.plotWidth();
+    this.lastQuick = quick && this.quickRender(run, opts, buckets);
+    if (!this.lastQuick) this.fullRender(run, opts, buckets, theme);
+    return this.drawn.reduce((n, s) => n + s.points.length, 0);
+  }
+
+  /** The datasets drawn now, in the Chart's order. */
+  get drawnSpecs(): readonly DatasetSpec[] {
+    return this.drawn;
+  }
+
+  private fullRender(run: TrainingRun, opts: PanelOptions, buckets: number, theme: Theme): void {
+    const specs = this.shaper.build(run, { ...opts, buckets });
     this.compareMode = !!opts.compare?.length;
+    this.drawn = specs;
     this.syncDatasets(specs, theme);
     const x = this.chart.options.scales!.x!;
     const maxX = Math.max(xMax(run), ...(opts.compare ?? []).map(xMax));
     x.max = maxX;
     (x.ticks as { stepSize?: number }).stepSize = maxX <= 20 ? 1 : undefined;
     this.canvas.setAttribute('aria-label', chartLabel(run, this.metric));
+    this.base = { opts: optionsKey(opts), buckets, xMax: maxX, yMax: this.dataMax(specs) };
+    this.behind = false;
     this.chart.update('none');
-    return specs.reduce((n, s) => n + s.points.length, 0);
+  }
+
+  /**
+   * Redraws only the batch layer when a full update would lay the Chart out exactly as it is:
+   * same options and plot width, same x-axis end, and the same largest value drawn (the y-axis
+   * end follows it; its start is fixed). Returns false when a full update is needed.
+   */
+  private quickRender(run: TrainingRun, opts: PanelOptions, buckets: number): boolean {
+    const base = this.base;
+    if (!base || opts.compare?.length || base.opts !== optionsKey(opts) || base.buckets !== buckets || base.xMax !== xMax(run)) return false;
+    const batch = this.shaper.buildBatches(run, { ...opts, buckets });
+    const old = this.drawn.filter((s) => s.kind === 'batch');
+    if (!batch.length || batch.length !== old.length || batch.some((s, i) => s.id !== old[i].id)) return false;
+    const specs = [...batch, ...this.drawn.filter((s) => s.kind !== 'batch')];
+    if (this.dataMax(specs) !== base.yMax) return false;
+    this.drawn = specs;
+    this.behind = true;
+    this.canvas.setAttribute('aria-label', chartLabel(run, this.metric));
+    this.layer.draw(this.chart, specs);
+    return true;
+  }
+
+  /** The largest value the Chart would see in its visible datasets; 0 when the y-axis is fixed. */
+  private dataMax(specs: readonly DatasetSpec[]): number {
+    const y = this.chart.options.scales!.y!;
+    if (y.max !== undefined) return 0;
+    let max = -Infinity;
+    specs.forEach((s, i) => {
+      if (i < this.chart.data.datasets.length && !this.chart.isDatasetVisible(i)) return;
+      for (const p of s.points) if (p.y > max) max = p.y;
+    });
+    return max;
   }
 
   get batchCount(): number {
@@ -119,6 +187,7 @@ export class MetricPanel {
 
   destroy(): void {
     this.chart.destroy();
+    this.layer.canvas.remove();
   }
 
   private plotWidth(): number {
@@ -157,7 +226,14 @@ export class MetricPanel {
     ds.pointHoverRadius = spec.shadow ? 0 : 4;
     ds.pointHitRadius = spec.shadow ? 0 : 4;
     ds.order = spec.shadow ? 3 : spec.kind === 'batch' ? 2 : 1;
+    // The batch lines are drawn by the batch layer; the Chart keeps their points and legend entry.
+    ds.showLine = spec.kind !== 'batch';
   }
+}
+
+/** What a quick update must not have changed in the panel options. */
+function optionsKey(o: PanelOptions): string {
+  return `${o.smoothing}:${o.showBatches}:${o.compare?.length ?? 0}`;
 }
 
 function tooltipTitle(items: TooltipItem<'line'>[]): string {

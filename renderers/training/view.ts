@@ -29,6 +29,9 @@ interface Ui {
   compare: boolean;
 }
 
+/** Quiet time after the last live batch before the Chart itself is brought up to date. */
+const SETTLE_MS = 300;
+
 const DEFAULT_UI: Ui = { smoothing: 0, batches: true, compare: false };
 
 export class TrainingView implements View {
@@ -39,6 +42,8 @@ export class TrainingView implements View {
   lastUpdateMs = 0;
   /** Points drawn in the last redraw, after decimation. */
   lastDrawnPoints = 0;
+  /** Whether the last redraw drew only the batch lines (the axes stayed as they were) or everything. */
+  lastRedraw: 'quick' | 'full' = 'full';
 
   private readonly panels = new Map<MetricKey, MetricPanel>();
   private readonly panelsEl: HTMLElement;
@@ -54,6 +59,10 @@ export class TrainingView implements View {
   private readonly compareLabel: HTMLElement;
   private ui: Ui;
   private frame = 0;
+  /** Only batches arrived since the last redraw: panels may redraw just their batch lines. */
+  private onlyBatches = false;
+  /** A full redraw once batches stop arriving, so the Chart's tooltips reach the newest points. */
+  private settle = 0;
   private readonly offRegistry: () => void;
 
   constructor(
@@ -128,7 +137,7 @@ export class TrainingView implements View {
     const changed = applyMessage(this.run, msg);
     if (!changed) return;
     if (changed !== 'batch') this.registry.set(this.run);
-    this.schedule();
+    this.schedule(changed === 'batch');
   }
 
   applyTheme(theme: Theme): void {
@@ -136,20 +145,28 @@ export class TrainingView implements View {
     for (const p of this.panels.values()) p.applyTheme(theme);
   }
 
-  /** Coalesces bursts of messages into one redraw per frame. */
-  schedule(): void {
+  /**
+   * Coalesces bursts of messages into one redraw per frame. `onlyBatches`: this change is live
+   * batches only; the frame stays quick while every change coalesced into it is.
+   */
+  schedule(onlyBatches = false): void {
+    this.onlyBatches = onlyBatches && (!this.frame || this.onlyBatches);
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
-      this.flush();
+      this.flush(this.onlyBatches);
     });
   }
 
-  flush(): void {
+  /** Redraws now; `quick` lets panels redraw only their batch lines when the axes stay as they are. */
+  flush(quick = false): void {
     if (this.frame) {
       cancelAnimationFrame(this.frame);
       this.frame = 0;
     }
+    this.onlyBatches = false;
+    clearTimeout(this.settle);
+    this.settle = 0;
     const t0 = performance.now();
     const run = this.run;
     setText(this.titleEl, runLabel(run));
@@ -163,6 +180,27 @@ export class TrainingView implements View {
     setText(this.smoothingOut, this.ui.smoothing.toFixed(2));
     this.updateCompareControl();
 
+    const drawn = this.renderPanels(quick);
+    if ([...this.panels.values()].some((p) => p.behind)) this.settle = window.setTimeout(() => this.catchUp(), SETTLE_MS);
+    this.renderSummary();
+    this.lastDrawnPoints = drawn;
+    this.lastRedraw = [...this.panels.values()].every((p) => p.root.hidden || p.lastQuick) ? 'quick' : 'full';
+    this.lastUpdateMs = performance.now() - t0;
+  }
+
+  /**
+   * Batches stopped arriving after quick redraws: bring the Charts' own copy of the batch points
+   * up to date (for tooltips and hover). What is drawn stays the same, so this is not an update
+   * of the chart and is not timed as one.
+   */
+  private catchUp(): void {
+    this.settle = 0;
+    if (!this.frame) this.renderPanels(false);
+  }
+
+  /** Shows, creates or hides the metric panels and draws them. Returns the number of points drawn. */
+  private renderPanels(quick: boolean): number {
+    const run = this.run;
     const compare = this.ui.compare ? this.registry.list().filter((r) => r.runId !== run.runId) : [];
     let drawn = 0;
     for (const { key } of METRICS) {
@@ -178,11 +216,9 @@ export class TrainingView implements View {
         this.panelsEl.append(panel.root);
       }
       panel.root.hidden = false;
-      drawn += panel.render(run, { smoothing: this.ui.smoothing, showBatches: this.ui.batches, buckets: 0, compare }, this.theme);
+      drawn += panel.render(run, { smoothing: this.ui.smoothing, showBatches: this.ui.batches, buckets: 0, compare }, this.theme, quick);
     }
-    this.renderSummary();
-    this.lastDrawnPoints = drawn;
-    this.lastUpdateMs = performance.now() - t0;
+    return drawn;
   }
 
   /** Chart instances by metric, for inspection in tests. */
@@ -193,6 +229,8 @@ export class TrainingView implements View {
   dispose(): void {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
+    clearTimeout(this.settle);
+    this.settle = 0;
     this.offRegistry();
     this.registry.delete(this.run.runId);
     for (const p of this.panels.values()) p.destroy();

@@ -14,6 +14,8 @@ interface DatasetInfo {
   borderColor: string;
   borderDash: number[];
   lastPixel?: { x: number; y: number };
+  lastInk?: boolean;
+  syncedPoints: number;
 }
 interface ChartInfo {
   metric: string;
@@ -33,6 +35,7 @@ interface TrainingInfo {
   status: string;
   lastUpdateMs: number;
   lastDrawnPoints: number;
+  lastRedraw: string;
   batches: number;
   epochs: number;
   charts: ChartInfo[];
@@ -85,8 +88,26 @@ describe('training chart', () => {
     let t = await one(h, 'a');
     assert.equal(ds(chart(t, 'loss'), 'run-a:batch')!.points, 70);
     assert.deepEqual(ds(chart(t, 'loss'), 'run-a:batch')!.last!.y, msgs[9].type === 'batch' ? msgs[9].point.loss : NaN);
+    for (const metric of ['loss', 'acc']) assert.equal(ds(chart(t, metric), 'run-a:batch')!.lastInk, true, `${metric}: the newest batch is drawn`);
     assert.match(await h.page.locator('#out-a .tl-progress').innerText(), /^epoch 4, batch 10 of 20 · loss [\d.]+ · 900 samples\/s · about 14 s left$/);
-    await send(h.page, msgs.slice(10));
+    await send(h.page, msgs.slice(10, 11));
+    await frame(h.page);
+    t = await one(h, 'a');
+    assert.equal(t.lastRedraw, 'quick', 'a batch inside the axes redraws only the batch lines');
+    assert.equal(ds(chart(t, 'loss'), 'run-a:batch')!.points, 71);
+    // The Chart's own copy of the points (tooltips, hover) waits; once batches pause, it catches up with what is drawn.
+    await h.page.waitForFunction(() => {
+      const info = (window as unknown as TlWindow).tl.inspect('a')[0] as TrainingInfo;
+      return info.charts.every((c) => c.datasets.every((d) => d.syncedPoints === d.points));
+    });
+    // The batch line is drawn under the Chart, and its points still answer the pointer.
+    const lastBatch = ds(chart(await one(h, 'a'), 'loss'), 'run-a:batch')!.lastPixel!;
+    const box = (await h.page.locator('#out-a canvas[role=img]').first().boundingBox())!;
+    await h.page.mouse.move(box.x + lastBatch.x, box.y + lastBatch.y);
+    await frame(h.page);
+    assert.deepEqual(chart(await one(h, 'a'), 'loss').tooltip?.title, ['Epoch 4, batch 11 (step 71)']);
+    await h.page.mouse.move(0, 0);
+    await send(h.page, msgs.slice(11));
     const ep4 = epochPoints(10, 20, 1)[3];
     await send(h.page, [{ type: 'epoch', runId: 'run-a', point: ep4 }]);
     await frame(h.page);
@@ -149,7 +170,7 @@ describe('training chart', () => {
     const a = await one(h, 'a');
     const b = await one(h, 'b');
     assert.notDeepEqual(a.charts.map((c) => c.chartId), b.charts.map((c) => c.chartId));
-    assert.equal(await h.page.locator('#out-b canvas').count(), 2);
+    assert.equal(await h.page.locator('#out-b canvas[role=img]').count(), 2);
     const toggle = h.page.locator('#out-b label', { hasText: 'Compare with 1 other run' }).locator('input');
     await toggle.check();
     await frame(h.page);

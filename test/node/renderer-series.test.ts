@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { smoothEma, clampSmoothing } from '../../renderers/shaping/smooth';
-import { decimateIndices } from '../../renderers/shaping/decimate';
+import { decimateIndices, TailDecimator } from '../../renderers/shaping/decimate';
 import { Series } from '../../renderers/shaping/series';
 
 test('smoothing 0 returns the values unchanged', () => {
@@ -142,4 +142,30 @@ test('with a fixed range, appending points leaves the earlier buckets unchanged'
   const c = decimateIndices(xs, ys, 40_000, 500);
   const d = decimateIndices(xs, ys, n, 500);
   assert.notDeepEqual(d.slice(0, 100), c.slice(0, 100));
+});
+
+test('a growing series decimated tail-first gives exactly what decimating it from scratch gives', () => {
+  const n = 30_000;
+  const xs = Float64Array.from({ length: n }, (_, i) => i / 97);
+  const ys = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 1013 === 0 ? 20 : 0)) + i / n);
+  for (let i = 0; i < n; i += 4099) ys[i] = NaN; // gaps
+  const range = [0, n / 97] as const;
+  const tail = new TailDecimator<number>();
+  let rescans = 0;
+  const map = (i: number) => {
+    rescans++;
+    return i;
+  };
+  // Small steps and big ones, through the point where decimation starts (2 per bucket).
+  for (let len = 1; len <= n; len += len < 1200 ? 7 : 1 + (len % 331)) {
+    assert.deepEqual(tail.points(xs, ys, len, 500, range, 'v1', map), decimateIndices(xs, ys, len, 500, range), `length ${len}`);
+  }
+  const before = rescans;
+  tail.points(xs, ys, n, 500, range, 'v1', map);
+  assert.ok(rescans - before < 50, `a repeat maps only the open bucket's points (${rescans - before})`);
+  // Changed points (a new version), or a new grid, decimate from scratch.
+  ys[10] = 99;
+  assert.deepEqual(tail.points(xs, ys, n, 500, range, 'v2', map), decimateIndices(xs, ys, n, 500, range));
+  assert.deepEqual(tail.points(xs, ys, n, 333, range, 'v2', map), decimateIndices(xs, ys, n, 333, range));
+  assert.deepEqual(tail.points(xs, ys, n, 333, [0, 1000], 'v2', map), decimateIndices(xs, ys, n, 333, [0, 1000]));
 });

@@ -167,3 +167,19 @@ test('untrusted training data: NaN arrives as null and stays a gap; bad data is 
   assert.equal(toTrainingMessage({ hello: 1 }), undefined);
   assert.deepEqual(toTrainingMessage({ type: 'status', runId: 'x', status: 'done' }), { type: 'status', runId: 'x', status: 'done', message: undefined });
 });
+
+test('a shaper fed live batches one by one draws what a fresh one draws from the whole run', () => {
+  const live = new PanelShaper('loss');
+  const r = run({ epochs: 30, batchesPerEpoch: 200 });
+  const all = batches(30, 200);
+  for (const p of all) p.loss = 1 + Math.sin(p.step * 0.7) / p.step ** 0.3;
+  all[2500].loss = NaN;
+  for (const [k, smoothing] of [0, 0.6].entries()) {
+    const opts = { smoothing, showBatches: true, buckets: 300 };
+    for (let i = k * 3000; i < (k + 1) * 3000; i++) {
+      applyMessage(r, { type: 'batch', runId: 'r1', point: all[i] });
+      if (i % 97 === 0 || i % 3000 > 2990) live.buildBatches(r, opts);
+    }
+    assert.deepEqual(live.build(r, opts), new PanelShaper('loss').build(r, opts), `smoothing ${smoothing}`);
+  }
+});
