@@ -142,7 +142,12 @@ export class MetricPanel {
     if (!base || opts.compare?.length || base.opts !== optionsKey(opts) || base.buckets !== buckets || base.xMax !== xMax(run)) return false;
     const batch = this.shaper.buildBatches(run, { ...opts, buckets });
     const old = this.drawn.filter((s) => s.kind === 'batch');
-    if (!batch.length || batch.length !== old.length || batch.some((s, i) => s.id !== old[i].id)) return false;
+    if (batch.length !== old.length || batch.some((s, i) => s.id !== old[i].id)) return false;
+    if (!batch.length) {
+      // Batches hidden: nothing drawn depends on them.
+      this.canvas.setAttribute('aria-label', chartLabel(run, this.metric));
+      return true;
+    }
     const specs = [...batch, ...this.drawn.filter((s) => s.kind !== 'batch')];
     if (this.dataMax(specs) !== base.yMax) return false;
     this.drawn = specs;

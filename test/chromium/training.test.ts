@@ -203,7 +203,15 @@ describe('training chart', () => {
     // the tooltip shows its smoothed value and the exact recorded one.
     await h.page.locator('#out-a label', { hasText: 'Batches' }).locator('input').uncheck();
     await frame(h.page);
-    const noBatches = chart(await one(h, 'a'), 'loss');
+    let noBatches = chart(await one(h, 'a'), 'loss');
+    assert.deepEqual(noBatches.datasets.map((d) => d.id), ['run-a:train', 'run-a:train:raw', 'run-a:val', 'run-a:val:raw']);
+    // With batches hidden, a live batch changes nothing drawn: the Chart is left as it is.
+    const late = batchPoints(10, 20, 1)[80];
+    await send(h.page, [{ type: 'batch', runId: 'run-a', point: late }]);
+    await frame(h.page);
+    const afterBatch = await one(h, 'a');
+    assert.equal(afterBatch.lastRedraw, 'quick');
+    noBatches = chart(afterBatch, 'loss');
     assert.deepEqual(noBatches.datasets.map((d) => d.id), ['run-a:train', 'run-a:train:raw', 'run-a:val', 'run-a:val:raw']);
     const val = ds(noBatches, 'run-a:val')!;
     const box = (await h.page.locator('#out-a canvas').first().boundingBox())!;

@@ -35,6 +35,7 @@ test('a head on an ONNX sentence encoder: fit on cached sentence vectors, evalua
   const { model, data } = await trained();
   const r1 = await fit(model, data, { ...quiet, epochs: 60, learningRate: 0.01 });
   assert.equal(r1.embeddingCache?.computed, 16, 'each text ran through the encoder once');
+  assert.equal(r1.embeddingCache?.engine, 'onnxruntime (sentence encoder)', 'fit names what ran the encoder');
   const before = tf.memory().numTensors;
   const r2 = await fit(model, data, { ...quiet, epochs: 2, learningRate: 0.01 });
   assert.equal(r2.embeddingCache?.computed, 0, 'the second fit reuses every sentence vector (keyed by text and encoder)');
