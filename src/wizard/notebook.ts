@@ -9,11 +9,18 @@ export type ModelChoice =
   | { kind: 'bundled'; name: string }
   | { kind: 'zoo'; name: string }
   | { kind: 'file'; path: string }
-  /** Text bases: the word-vector package by name, or a GloVe / word2vec file (.txt, .vec, optionally .gz). */
+  /**
+   * Text bases: the word-vector package by name, a GloVe / word2vec file (.txt, .vec, optionally
+   * .gz), or a folder holding an ONNX sentence encoder (model.onnx) and its tokenizer.json.
+   */
   | { kind: 'text-package'; name: string }
-  | { kind: 'vectors'; path: string };
+  | { kind: 'vectors'; path: string }
+  | { kind: 'encoder'; path: string };
 
-export const isTextModel = (m: ModelChoice): boolean => m.kind === 'text-package' || m.kind === 'vectors';
+export const isTextModel = (m: ModelChoice): boolean => m.kind === 'text-package' || m.kind === 'vectors' || m.kind === 'encoder';
+
+/** Choices that name a file or folder (written relative to the notebook). */
+const hasPath = (m: ModelChoice): m is Extract<ModelChoice, { path: string }> => m.kind === 'file' || m.kind === 'vectors' || m.kind === 'encoder';
 
 export type Strategy = { kind: 'feature-extraction' } | { kind: 'fine-tune'; blocks: number } | { kind: 'full' };
 
@@ -48,7 +55,7 @@ export function validatePlan(p: FineTunePlan): PlanProblem[] {
   if (p.strategy.kind === 'fine-tune' && (!Number.isInteger(p.strategy.blocks) || p.strategy.blocks < 1)) problems.push({ field: 'strategy', message: 'Fine-tuning needs at least one block to unfreeze.' });
   if (p.model.kind === 'file' && !/model\.json$/i.test(p.model.path)) problems.push({ field: 'model', message: `${p.model.path} is not a model.json file.` });
   if (p.model.kind === 'vectors' && !/\.(txt|vec)(\.gz)?$/i.test(p.model.path)) problems.push({ field: 'model', message: `${p.model.path} is not a word-vector file (.txt, .vec, optionally gzipped).` });
-  if (isTextModel(p.model) && p.strategy.kind !== 'feature-extraction') problems.push({ field: 'strategy', message: 'A text base trains with feature extraction: the word vectors stay frozen and the new head trains.' });
+  if (isTextModel(p.model) && p.strategy.kind !== 'feature-extraction') problems.push({ field: 'strategy', message: 'A text base trains with feature extraction: the word vectors or the sentence encoder stay frozen and the new head trains.' });
   if (p.vocabularyLimit !== undefined && !(Number.isInteger(p.vocabularyLimit) && p.vocabularyLimit > 0)) problems.push({ field: 'vocabularyLimit', message: 'The vocabulary limit must be a whole number, 1 or more.' });
   return problems;
 }
@@ -70,6 +77,7 @@ export function parseLearningRate(text: string): number | 'auto' | undefined {
 
 function modelLabel(m: ModelChoice): string {
   if (m.kind === 'vectors') return path.basename(m.path).replace(/\.gz$/i, '').replace(/\.[^.]*$/, '') || 'vectors';
+  if (m.kind === 'encoder') return path.basename(m.path) || 'encoder';
   return m.kind === 'file' ? path.basename(path.dirname(m.path)) || 'model' : m.name;
 }
 
@@ -82,7 +90,7 @@ function nbPath(target: string, notebookDir: string): string {
 }
 
 function modelSource(m: ModelChoice, notebookDir: string): string {
-  return m.kind === 'file' || m.kind === 'vectors' ? nbPath(m.path, notebookDir) : m.name;
+  return hasPath(m) ? nbPath(m.path, notebookDir) : m.name;
 }
 
 const js = (v: unknown) => JSON.stringify(v);
@@ -221,14 +229,17 @@ function workflowCells(plan: FineTunePlan, p: NotebookPaths): [string, string][]
 
 /** A text folder on a frozen text base: the same workflow, with tl.textFolder and a predict on a string. */
 function textWorkflowCells(plan: FineTunePlan, p: NotebookPaths): [string, string][] {
-  const options = plan.vocabularyLimit ? `, { text: { limit: ${plan.vocabularyLimit} } }` : '';
+  const encoder = plan.model.kind === 'encoder';
+  const options = plan.vocabularyLimit && !encoder ? `, { text: { limit: ${plan.vocabularyLimit} } }` : '';
+  const frozen = encoder ? 'the frozen sentence encoder' : 'the frozen word vectors';
   return [
     introCell(plan, p),
     [
       'code',
       [
-        '// 1. The pretrained text base: tokenizer → frozen word vectors → pooling, one vector per text.',
-        '//    Its freeze map and summary state the vocabulary, lower-casing and unknown-word handling.',
+        ...(encoder
+          ? ['// 1. The pretrained text base: tokenizer.json → ONNX sentence encoder (frozen, in ONNX Runtime) → pooling, one vector per text.', '//    Its freeze map and summary state the tokenizer, its vocabulary, the token limit and the pooling.']
+          : ['// 1. The pretrained text base: tokenizer → frozen word vectors → pooling, one vector per text.', '//    Its freeze map and summary state the vocabulary, lower-casing and unknown-word handling.']),
         `const base = await tl.load(${js(p.source)}${options});`,
         'base',
       ].join('\n'),
@@ -242,7 +253,7 @@ function textWorkflowCells(plan: FineTunePlan, p: NotebookPaths): [string, strin
         "console.log(`train ${data.train.size} texts, validation ${data.validation?.size ?? 0}` + (data.skipped.length ? `, ${data.skipped.length} unreadable or empty files skipped` : ''));",
       ].join('\n'),
     ],
-    ['code', ['// 3. A new head for these classes on top of the frozen word vectors.', 'const model = tl.withHead(base, { classes: data.classes, dropout: 0.2 });', 'model'].join('\n')],
+    ['code', [`// 3. A new head for these classes on top of ${frozen}.`, 'const model = tl.withHead(base, { classes: data.classes, dropout: 0.2 });', 'model'].join('\n')],
     ...(plan.learningRate === 'auto' ? [lrFindCell(plan)] : []),
     trainCell(plan),
     ['code', ['// 5. Accuracy, per-class precision and recall, and the confusion matrix on the held-out texts.', 'const report = await tl.evaluate(model, data.validation);'].join('\n')],
@@ -250,7 +261,7 @@ function textWorkflowCells(plan: FineTunePlan, p: NotebookPaths): [string, strin
     [
       'code',
       [
-        '// 7. Export: TF.js layers format plus the class names, the vocabulary and the tokenizer settings.',
+        `// 7. Export: TF.js layers format plus the class names and ${encoder ? 'the encoder with its tokenizer.json' : 'the vocabulary and the tokenizer settings'}.`,
         '//    Load it again with tl.load, or classify a text with `npx transfer-lab predict <dir> "some text"`.',
         `const saved = await tl.save(model, ${js(p.exportDir)});`,
         'saved',
@@ -272,7 +283,7 @@ export function generateNotebook(plan: FineTunePlan, notebookDir: string): Gener
     nbformat_minor: 5,
     metadata: {
       language_info: { name: 'javascript' },
-      transferLab: { generatedBy: 'fine-tune wizard', plan: { ...plan, dataDir, model: plan.model.kind === 'file' || plan.model.kind === 'vectors' ? { kind: plan.model.kind, path: source } : plan.model } },
+      transferLab: { generatedBy: 'fine-tune wizard', plan: { ...plan, dataDir, model: hasPath(plan.model) ? { kind: plan.model.kind, path: source } : plan.model } },
     },
     cells: cells.map(([kind, text]) => {
       const cell: Record<string, unknown> = { id: randomBytes(4).toString('hex'), cell_type: kind, metadata: {}, source: text.split(/(?<=\n)/) };

@@ -134,3 +134,23 @@ test('untrusted tokenizer.json and graphs: clear errors naming the file', async 
   fs.copyFileSync(onnxFile, path.join(notFile, 'model.onnx'));
   await assert.rejects(load(notFile), /tokenizer\.json is a folder/);
 });
+
+test("texts longer than the encoder's positions: the token limit defaults to tokenizer.json's truncation length", async () => {
+  await useCpu();
+  const long = Array.from({ length: 300 }, (_, i) => (i % 2 ? 'cat' : 'dog')).join(' ');
+  const base = await load(ENCODER_DIR);
+  const info = getMeta(base)?.text;
+  assert.equal(info?.maxLength, reference().config.max_positions, 'truncation.max_length of tokenizer.json');
+  const v = await textEncodingFor(base)!.encode([long]);
+  assert.ok(v.every(Number.isFinite), 'a 300-word text encodes: cut to the 64 positions');
+  base.dispose();
+  // Without the truncation entry, the default (256) runs past the 64 positions: the error says what to set.
+  const bare = await load(encoderCopy((j) => ({ ...j, truncation: null })));
+  assert.equal(getMeta(bare)?.text?.maxLength, 256);
+  await assert.rejects(textEncodingFor(bare)!.encode([long]), /maxLength 256 within its positions/);
+  bare.dispose();
+  const set = await load(encoderCopy((j) => ({ ...j, truncation: null })), { text: { maxLength: 32 } });
+  assert.equal(getMeta(set)?.text?.maxLength, 32, 'maxLength given wins');
+  assert.ok((await textEncodingFor(set)!.encode([long])).every(Number.isFinite));
+  set.dispose();
+});

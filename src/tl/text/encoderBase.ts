@@ -13,20 +13,20 @@ import { setMeta } from '../models/meta';
 import { statInside } from '../models/safety/weightFiles';
 import { setTextEncoding } from './encoding';
 import { isEncoderLayer, OnnxSentenceEncoder } from './encoderLayer';
-import { openSentenceEncoder, type EncoderOptions, type SentenceEncoder } from './sentenceEncoder';
+import { MAX_ENCODER_TOKENS, openSentenceEncoder, type EncoderOptions, type SentenceEncoder } from './sentenceEncoder';
 import { ENCODER_POOLINGS } from './sentencePooling';
-import { TOKENIZER_FILE } from './tokenizerFile';
+import { TOKENIZER_FILE } from './encoderFiles';
 import type { EncoderPooling, TextInfo } from './types';
 import type { SessionOptions } from '../onnx/ort';
 
+export { sentenceEncoderFiles } from './encoderFiles';
+
 export const ENCODER_FILE = 'encoder.onnx';
-export const DEFAULT_ENCODER_TOKENS = 256;
-const MAX_ENCODER_TOKENS = 8192;
 
 export interface SentenceEncoderOptions extends SessionOptions {
   /** 'mean' (default, over the attention mask), 'max', 'cls', 'mean+max'; 'model' when the graph gives [batch, hidden] itself (then the default). */
   pooling?: EncoderPooling;
-  /** Tokens kept a text, special tokens included (default 256); longer texts are cut. */
+  /** Tokens kept a text, special tokens included (default: tokenizer.json's truncation length, else 256); longer texts are cut. */
   maxLength?: number;
   /** Texts per ONNX Runtime call (default 32). */
   batchSize?: number;
@@ -48,26 +48,11 @@ export function setSentenceEncoder(info: TextInfo, enc: SentenceEncoder): void {
   setTextEncoding(info, enc);
 }
 
-/** model.onnx + tokenizer.json when `source` names an encoder folder or an .onnx with tokenizer.json beside it. */
-export function sentenceEncoderFiles(source: string): { onnx: string; tokenizer: string } | undefined {
-  const p = path.resolve(source);
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(p);
-  } catch {
-    return undefined;
-  }
-  const onnx = st.isDirectory() ? path.join(p, 'model.onnx') : /\.onnx$/i.test(p) ? p : undefined;
-  if (!onnx || (st.isDirectory() && fs.existsSync(path.join(p, 'model.json')))) return undefined;
-  const tokenizer = path.join(path.dirname(onnx), TOKENIZER_FILE);
-  return fs.existsSync(onnx) && fs.existsSync(tokenizer) ? { onnx, tokenizer } : undefined;
-}
-
-function checkOptions(opts: SentenceEncoderOptions, rank2: boolean): { pooling: EncoderPooling; maxLength: number } {
+function checkOptions(opts: SentenceEncoderOptions, rank2: boolean): { pooling: EncoderPooling; maxLength?: number } {
   const pooling = opts.pooling ?? (rank2 ? 'model' : 'mean');
   if (!ENCODER_POOLINGS.includes(pooling)) throw new Error(`sentence encoder: pooling must be one of ${ENCODER_POOLINGS.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(pooling)}.`);
-  const maxLength = opts.maxLength ?? DEFAULT_ENCODER_TOKENS;
-  if (!(Number.isInteger(maxLength) && maxLength >= 1 && maxLength <= MAX_ENCODER_TOKENS)) throw new Error(`sentence encoder: maxLength must be a whole number from 1 to ${MAX_ENCODER_TOKENS}, got ${maxLength}.`);
+  const maxLength = opts.maxLength;
+  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 1 && maxLength <= MAX_ENCODER_TOKENS)) throw new Error(`sentence encoder: maxLength must be a whole number from 1 to ${MAX_ENCODER_TOKENS}, got ${maxLength}.`);
   if (opts.batchSize !== undefined && !(Number.isInteger(opts.batchSize) && opts.batchSize >= 1)) throw new Error(`sentence encoder: batchSize must be a positive whole number, got ${opts.batchSize}.`);
   return { pooling, maxLength };
 }

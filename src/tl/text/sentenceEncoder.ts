@@ -17,9 +17,13 @@ import { pooledDim, poolTokens } from './sentencePooling';
 import { TextTokenizer, type TokenBatch } from './tokenizerFile';
 import type { EncoderPooling } from './types';
 
+export const DEFAULT_ENCODER_TOKENS = 256;
+export const MAX_ENCODER_TOKENS = 8192;
+
 export interface EncoderOptions extends SessionOptions {
   pooling: EncoderPooling;
-  maxLength: number;
+  /** Tokens a text, special tokens included; default: tokenizer.json's truncation length, else DEFAULT_ENCODER_TOKENS. */
+  maxLength?: number;
   /** Texts per ONNX Runtime call (default 32). */
   batchSize?: number;
   /** The graph output to pool (default last_hidden_state, else the first). */
@@ -119,7 +123,8 @@ export async function openSentenceEncoder(onnxFile: string, tokenizerFile: strin
     if (io.rank === 2 && opts.pooling !== 'model') throw new Error(`${path.basename(onnxFile)}: output '${io.output}' is one vector a text already ([batch, hidden]); pooling must be 'model', not ${JSON.stringify(opts.pooling)}.`);
     if (io.rank === 3 && opts.pooling === 'model') throw new Error(`${path.basename(onnxFile)}: output '${io.output}' gives token vectors; pooling 'model' needs a [batch, hidden] output. Use 'mean', 'max', 'cls' or 'mean+max'.`);
     const hashes = { onnx: sha(bytes), tokenizer: sha(await fsp.readFile(tokenizer.file)) };
-    const settings = { pooling: opts.pooling, maxLength: opts.maxLength, batchSize: opts.batchSize ?? 32 };
+    const maxLength = opts.maxLength ?? Math.min(tokenizer.truncation ?? DEFAULT_ENCODER_TOKENS, MAX_ENCODER_TOKENS);
+    const settings = { pooling: opts.pooling, maxLength, batchSize: opts.batchSize ?? 32 };
     const hidden = io.dim ?? (await probeHidden(session, io, tokenizer, onnxFile));
     return new SentenceEncoder(tokenizer, session, io, settings, { onnx: path.resolve(onnxFile), tokenizer: tokenizer.file }, hidden, report, hashes);
   } catch (e) {

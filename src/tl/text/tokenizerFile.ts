@@ -11,7 +11,7 @@ import { formatBytes } from '../models/safety/budget';
 import { readModelFile } from '../models/safety/weightFiles';
 import { errMsg, printable } from '../util/text';
 
-export const TOKENIZER_FILE = 'tokenizer.json';
+export { TOKENIZER_FILE } from './encoderFiles';
 /** Tokenizer files of real models run from 0.5 MB (BERT) to ~17 MB (XLM-R's 250k pieces). */
 export const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 const MODEL_TYPES = ['WordPiece', 'BPE', 'Unigram'];
@@ -82,6 +82,8 @@ export class TextTokenizer {
     readonly modelType: string,
     readonly lowercase: boolean,
     padToken: unknown,
+    /** The file's truncation length ("truncation": { "max_length" }), which sentence-transformers sets to the encoder's positions. */
+    readonly truncation: number | undefined,
   ) {
     const vocab = tok.get_vocab(true);
     this.vocabularySize = vocab.size;
@@ -119,7 +121,9 @@ export class TextTokenizer {
       throw new Error(`${name}: the tokenizer library cannot read it: ${printable(errMsg(e).slice(0, 300))}`);
     }
     const padding = isObject(checked.padding) ? checked.padding.pad_token : undefined;
-    return new TextTokenizer(tok, path.resolve(file), String(model.type), lowercases(checked.normalizer), padding);
+    const cut = isObject(checked.truncation) ? checked.truncation.max_length : undefined;
+    const truncation = Number.isInteger(cut) && (cut as number) >= 1 ? (cut as number) : undefined;
+    return new TextTokenizer(tok, path.resolve(file), String(model.type), lowercases(checked.normalizer), padding, truncation);
   }
 
   /** Special tokens the post-processor adds around one text. */
