@@ -165,6 +165,45 @@ test('wasm: fit trains a conv net, and an Embedding layer (Gather gradient)', as
   await tf.setBackend('cpu');
 });
 
+/** Dense(16, relu) → Dropout (seeded: the same mask on every backend) → Dense(3, softmax) on 24-d embeddings. */
+function denseHead(): tf.LayersModel {
+  return tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [24], units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }),
+      tf.layers.dropout({ rate: 0.25, seed: 3 }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }),
+    ],
+  });
+}
+
+test("wasm: a Dense head trains on embeddings with the cpu backend's losses, and neither tensors nor wasm buffers grow across epochs and fits", async () => {
+  registerWasmGradients();
+  const train = async () => {
+    const xs = tf.randomNormal([40, 24], 0, 1, 'float32', 5);
+    const ys = tf.tensor1d([...Array(40).keys()].map((i) => i % 3), 'int32');
+    const data = fromTensors(xs, ys, { classes: ['a', 'b', 'c'], batchSize: 8 });
+    const model = denseHead();
+    const opts = { epochs: 3, learningRate: 0.01, verbose: false, seed: 4, classWeight: { 0: 1, 1: 2, 2: 0.5 } } as const;
+    const first = await fit(model, data, opts);
+    const counts = { tensors: tf.memory().numTensors, buffers: tf.backend().numDataIds() };
+    const second = await fit(model, data, opts);
+    assert.equal(tf.memory().numTensors, counts.tensors, 'a second fit leaves no tensors behind');
+    assert.equal(tf.backend().numDataIds(), counts.buffers, 'nor wasm buffers');
+    tf.dispose([xs, ys]);
+    model.dispose();
+    return [...first.history, ...second.history].map((p) => p.loss!);
+  };
+  await tf.setBackend('cpu');
+  const cpu = await train();
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  const wasm = await train();
+  assert.equal(tf.memory().numTensors, before);
+  console.log(`Dense head on wasm vs cpu: losses ${wasm.map((l) => l.toFixed(5)).join(' ')} vs ${cpu.map((l) => l.toFixed(5)).join(' ')}`);
+  wasm.forEach((l, i) => assert.ok(Math.abs(l - cpu[i]) <= 1e-4 * Math.abs(cpu[i]), `epoch ${i + 1}: wasm loss ${l}, cpu ${cpu[i]}`));
+  await tf.setBackend('cpu');
+});
+
 /** One conv or depthwise layer's backprop case: input shape, filter shape, strides, padding. */
 interface ConvCase {
   op: 'conv2d' | 'depthwise';
