@@ -15,6 +15,16 @@ test('a WASM abort is recognised once, as a WasmOutOfMemoryError with the abort 
   assert.equal(asWasmOutOfMemory(e, 'wasm', advice), e, 'already typed: kept as it is');
 });
 
+test("the trap a full 4 GiB heap gives is out of memory too; the same trap below the ceiling is not", () => {
+  const trap = new Error('memory access out of bounds');
+  const e = asWasmOutOfMemory(trap, 'wasm', advice, 4 * 1024 ** 3);
+  assert.ok(e instanceof WasmOutOfMemoryError);
+  assert.equal(e.message, 'The WASM backend ran out of memory during training (memory access out of bounds, with the heap at its 4 GiB ceiling). Use a smaller batchSize.');
+  assert.equal(asWasmOutOfMemory(trap, 'wasm', advice, 512 * 1024 ** 2), undefined, 'a trap with room left is some other fault');
+  assert.equal(asWasmOutOfMemory(trap, 'wasm', advice), undefined, 'heap size unknown');
+  assert.equal(asWasmOutOfMemory(trap, 'webgpu', advice, 4 * 1024 ** 3), undefined);
+});
+
 test('other errors, and aborts on other backends, are not out-of-memory errors', () => {
   assert.equal(asWasmOutOfMemory(new Error('Aborted(x)'), 'cpu', advice), undefined);
   assert.equal(asWasmOutOfMemory(new Error('shapes do not match'), 'wasm', advice), undefined);

@@ -241,6 +241,12 @@ function endNormally(run: FitRun): void {
 }
 
 /** An error or an interrupt: the run says how it ended, and the error is what the caller gets. */
+/** The WASM backend's heap size now, when it runs. */
+function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  return (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
+}
+
 function failed(run: FitRun, e: unknown): unknown {
   const { result, cbs } = run;
   if (e instanceof InterruptedError || cbs.interrupt.interrupted) {
@@ -257,6 +263,7 @@ function failed(run: FitRun, e: unknown): unknown {
       (abort) =>
         `during training (${abort}). Use a smaller batchSize or input size, ` +
         'or keep the base frozen so that only the head trains on cached embeddings. Restart the kernel before training again.',
+      wasmHeapBytes(),
     ) ?? e;
   if (result.status !== 'error') {
     result.status = 'error';
