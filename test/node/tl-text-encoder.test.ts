@@ -154,3 +154,8 @@ test("texts longer than the encoder's positions: the token limit defaults to tok
   assert.ok((await textEncodingFor(set)!.encode([long])).every(Number.isFinite));
   set.dispose();
 });
+
+test('word-vector-only text options given for a sentence encoder are refused, naming them (they would be ignored)', async () => {
+  await assert.rejects(load(ENCODER_DIR, { text: { limit: 1000 } }), /text\.limit applies to word vectors, not to the ONNX sentence encoder tiny-encoder\/model\.onnx/);
+  await assert.rejects(load(ENCODER_DIR, { text: { lowercase: false, weights: 'random' } }), /text\.lowercase, text\.weights apply to word vectors/);
+});

@@ -69,7 +69,20 @@ async function open(files: { onnx: string; tokenizer: string }, opts: SentenceEn
 }
 
 /** The text base for an encoder: its pooled vector in, through the OnnxSentenceEncoder layer. */
+/** Text options that only word vectors have: given for an encoder, they would be ignored, so they are refused. */
+const WORD_VECTOR_ONLY = ['lowercase', 'limit', 'weights', 'fineTuneRate', 'seed'];
+
+function refuseWordVectorOptions(opts: object, onnxFile: string): void {
+  const given = WORD_VECTOR_ONLY.filter((k) => (opts as Record<string, unknown>)[k] !== undefined);
+  if (given.length === 0) return;
+  throw new Error(
+    `tl.load(): ${given.map((k) => `text.${k}`).join(', ')} ${given.length === 1 ? 'applies' : 'apply'} to word vectors, not to the ONNX sentence encoder ${path.basename(path.dirname(onnxFile))}/${path.basename(onnxFile)}: ` +
+      'its tokenizer.json decides lower-casing and the vocabulary, and the encoder stays frozen with its own weights.',
+  );
+}
+
 export async function sentenceEncoderBase(files: { onnx: string; tokenizer: string }, maxBytes: number, opts: SentenceEncoderOptions = {}): Promise<tf.LayersModel> {
+  refuseWordVectorOptions(opts, files.onnx);
   const enc = await open(files, opts, maxBytes, false);
   const source = path.basename(path.dirname(files.onnx)) + '/' + path.basename(files.onnx);
   const input = tf.input({ shape: [enc.dim], name: 'sentence_vector' });
