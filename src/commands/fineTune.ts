@@ -1,6 +1,6 @@
 /**
- * "Transfer Lab: Fine-tune model": data folder → model (an image model for images, word vectors for
- * a text folder) → strategy → epochs, learning rate and batch size; then writes a notebook for the
+ * "Transfer Lab: Fine-tune model": data folder → model (an image model for images; word vectors or
+ * a sentence encoder for a text folder) → strategy → epochs, learning rate and batch size; then writes a notebook for the
  * run, opens it with our kernel and runs it.
  */
 import path from 'node:path';

@@ -26,7 +26,8 @@ import { isLayersModel, type AnyModel } from './kinds';
 import { inferInputSize, readSavedMeta } from './savedMeta';
 import { loadTextBase } from '../text/load';
 import { readSavedVocabulary } from '../text/saved';
-import { readSavedEncoder, sentenceEncoderBase, sentenceEncoderFiles } from '../text/encoderBase';
+import { readSavedEncoder, sentenceEncoderBase } from '../text/encoderBase';
+import { sentenceEncoderFiles } from '../text/encoderFiles';
 
 async function modelFromArtifacts(r: ReadResult, where: string, maxBytes: number): Promise<AnyModel> {
   const handler: tf.io.IOHandler = { load: async () => r.artifacts };

@@ -19,8 +19,6 @@ import { TOKENIZER_FILE } from './encoderFiles';
 import type { EncoderPooling, TextInfo } from './types';
 import type { SessionOptions } from '../onnx/ort';
 
-export { sentenceEncoderFiles } from './encoderFiles';
-
 export const ENCODER_FILE = 'encoder.onnx';
 
 export interface SentenceEncoderOptions extends SessionOptions {

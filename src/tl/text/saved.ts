@@ -9,7 +9,7 @@ import type { TextInfo } from './types';
 import { setVocabulary, Vocabulary, vocabularyOf } from './vocab';
 import { ENCODER_FILE, sentenceEncoderOf, setSentenceEncoder } from './encoderBase';
 import { ENCODER_POOLINGS } from './sentencePooling';
-import { TOKENIZER_FILE } from './tokenizerFile';
+import { TOKENIZER_FILE } from './encoderFiles';
 
 export const VOCAB_FILE = 'vocab.txt';
 /** A word is at most this many bytes on average in a vocabulary file (GloVe's run to 8). */

@@ -11,7 +11,6 @@ import { formatBytes } from '../models/safety/budget';
 import { readModelFile } from '../models/safety/weightFiles';
 import { errMsg, printable } from '../util/text';
 
-export { TOKENIZER_FILE } from './encoderFiles';
 /** Tokenizer files of real models run from 0.5 MB (BERT) to ~17 MB (XLM-R's 250k pieces). */
 export const MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
 const MODEL_TYPES = ['WordPiece', 'BPE', 'Unigram'];

@@ -76,13 +76,14 @@ async function trainOnEmbeddings(model: tf.LayersModel, split: FrozenSplit, trai
   const baseHash = layersHash(split.baseLayers);
   // A word-vector base is a table lookup: TF.js runs it at once, and ONNX has no text pooling layer to convert
   // (a sentence encoder's TF.js part is a pass-through).
-  const engine = opts.baseEngine ?? (getMeta(model)?.text ? 'tfjs' : undefined);
+  const text = getMeta(model)?.text;
+  const engine = opts.baseEngine ?? (text ? 'tfjs' : undefined);
   const cacheOpts = { cacheDir: opts.cacheDir, batchSize: Math.max(batchSize, 32), engine };
   const te = await computeEmbeddings(split.base, baseHash, train, cacheOpts);
   const ve = validation ? await computeEmbeddings(split.base, baseHash, validation, cacheOpts) : undefined;
   const embeddingCache = totals(te.stats, ve?.stats);
   // A sentence encoder runs in ONNX Runtime as the texts are read; its TF.js layer only passes the vectors on.
-  if (getMeta(model)?.text?.kind === 'sentence-encoder') embeddingCache.engine = 'onnxruntime (sentence encoder)';
+  if (text?.kind === 'sentence-encoder') embeddingCache.engine = 'onnxruntime (sentence encoder)';
   const trainData = embeddingDataset(te, train.classes, batchSize, `${train.name} embeddings`);
   const valData = ve ? embeddingDataset(ve, train.classes, batchSize, `${validation?.name} embeddings`) : undefined;
   const ownOptimizer = compileHead(model, split.head);

@@ -240,13 +240,13 @@ function endNormally(run: FitRun): void {
   cbs.display.finish(result.status);
 }
 
-/** An error or an interrupt: the run says how it ended, and the error is what the caller gets. */
 /** The WASM backend's heap size now, when it runs. */
 function wasmHeapBytes(): number | undefined {
   if (tf.getBackend() !== 'wasm') return undefined;
   return (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
 }
 
+/** An error or an interrupt: the run says how it ended, and the error is what the caller gets. */
 function failed(run: FitRun, e: unknown): unknown {
   const { result, cbs } = run;
   if (e instanceof InterruptedError || cbs.interrupt.interrupted) {
