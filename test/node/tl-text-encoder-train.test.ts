@@ -16,7 +16,7 @@ import { textFolder } from '../../src/tl/data/textFolder';
 import { textEncodingFor } from '../../src/tl/text/encoding';
 import { ENCODER_DIR } from './tl-text-encoder-fixtures';
 import { tmpDir, useCpu } from './tl-fixtures';
-import { topicFolder } from './tl-text-fixtures';
+import { patchSavedText, topicFolder } from './tl-text-fixtures';
 
 process.env.TRANSFER_LAB_ORT_PROVIDERS = 'cpu';
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -123,13 +123,8 @@ test('a saved encoder model is untrusted: files leading out of the folder, overs
   fs.writeFileSync(tokenizer, Buffer.alloc(65 * 1024 * 1024, 32));
   await assert.rejects(load(dir), /tokenizer\.json holds 65\.0 MiB, more than the 64\.0 MiB a tokenizer\.json may have/);
   fs.writeFileSync(tokenizer, fs.readFileSync(path.join(ENCODER_DIR, 'tokenizer.json')));
-  const metaFile = path.join(dir, 'model.json');
-  const json = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
-  json.userDefinedMetadata.transferLab.text.onnxFile = '../encoder.onnx';
-  fs.writeFileSync(metaFile, JSON.stringify(json));
+  patchSavedText(dir, { onnxFile: '../encoder.onnx' });
   await assert.rejects(load(dir), /onnxFile must be a file name inside the model folder/);
-  json.userDefinedMetadata.transferLab.text.onnxFile = 'encoder.onnx';
-  json.userDefinedMetadata.transferLab.text.dim = 48;
-  fs.writeFileSync(metaFile, JSON.stringify(json));
+  patchSavedText(dir, { onnxFile: 'encoder.onnx', dim: 48 });
   await assert.rejects(load(dir), /encoder\.onnx gives 32 numbers a text; the saved model takes 32 \(metadata: 48\)/);
 });

@@ -52,3 +52,11 @@ export function topicFolder(extra: Record<string, string | Buffer> = {}): string
   }
   return dir;
 }
+
+/** Sets fields of a saved text model's text metadata (model.json, userDefinedMetadata.transferLab.text), as a hostile edit would. */
+export function patchSavedText(dir: string, fields: Record<string, unknown>): void {
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  Object.assign(json.userDefinedMetadata.transferLab.text, fields);
+  fs.writeFileSync(file, JSON.stringify(json));
+}

@@ -13,7 +13,7 @@ import { getMeta } from '../../src/tl/models/meta';
 import { vocabularyOf } from '../../src/tl/text/vocab';
 import { textFolder } from '../../src/tl/data/textFolder';
 import { tmpDir, useCpu } from './tl-fixtures';
-import { gloveText, topicFolder, vectorFile } from './tl-text-fixtures';
+import { gloveText, patchSavedText, topicFolder, vectorFile } from './tl-text-fixtures';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -66,14 +66,9 @@ test('a saved text model is untrusted: a missing, oversized or mismatched vocabu
   await assert.rejects(load(dir), /link that leads outside the model folder/);
   fs.rmSync(vocab);
   await assert.rejects(load(dir), /vocab\.txt is missing/);
-  const metaFile = path.join(dir, 'model.json');
-  const json = JSON.parse(fs.readFileSync(metaFile, 'utf8'));
-  json.userDefinedMetadata.transferLab.text.vocabFile = '../vocab.txt';
-  fs.writeFileSync(metaFile, JSON.stringify(json));
+  patchSavedText(dir, { vocabFile: '../vocab.txt' });
   await assert.rejects(load(dir), /vocabFile must be a file name inside the model folder/);
-  json.userDefinedMetadata.transferLab.text.vocabFile = 'vocab.txt';
-  json.userDefinedMetadata.transferLab.text.vocabularySize = 500;
-  fs.writeFileSync(metaFile, JSON.stringify(json));
+  patchSavedText(dir, { vocabFile: 'vocab.txt', vocabularySize: 500 });
   fs.writeFileSync(vocab, words);
   await assert.rejects(load(dir), /vocabulary of 500 words does not fit the embedding table 'embedding' \(13 rows\)/);
 });
