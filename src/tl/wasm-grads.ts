@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInput, depthwiseBackpropInput } from './wasm-kernels/inputGrads';
 import { registerClipGrad } from './wasm-kernels/clipGrad';
+import { registerAdamKernel } from './wasm-kernels/adam';
 import { transposedMatMul } from './wasm-kernels/matMul';
 import { sharedIdentity } from './wasm-kernels/identity';
 import { conv2dBackpropFilter, depthwiseBackpropFilter } from './wasm-kernels/filterGrads';
@@ -160,5 +161,6 @@ export function registerWasmGradients(): string[] {
   }
   for (const name of Object.keys(REPLACED)) if (replaceNative(name)) added.push(name);
   if (registerClipGrad()) added.push('ClipByValue gradient');
+  if (registerAdamKernel()) added.push('Adam step');
   return added;
 }

@@ -1,12 +1,13 @@
 /** Optimizers by name, and reading or changing an optimizer's learning rate between steps. */
 import * as tf from '@tensorflow/tfjs';
+import { fusedAdam } from './fusedAdam';
 
 export type OptimizerName = 'adam' | 'sgd' | 'momentum' | 'rmsprop' | 'adagrad' | 'adadelta' | 'adamax';
 
 export function makeOptimizer(name: OptimizerName | string, lr: number): tf.Optimizer {
   switch (name.toLowerCase()) {
     case 'adam':
-      return tf.train.adam(lr);
+      return fusedAdam(lr);
     case 'sgd':
       return tf.train.sgd(lr);
     case 'momentum':
