@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropInput, depthwiseBackpropInput } from './wasm-kernels/inputGrads';
 import { registerClipGrad } from './wasm-kernels/clipGrad';
 import { registerAdamKernel } from './wasm-kernels/adam';
-import { transposedMatMul } from './wasm-kernels/matMul';
+import { wasmMatMul } from './wasm-kernels/matMul';
 import { sharedIdentity } from './wasm-kernels/identity';
 import { conv2dBackpropFilter, depthwiseBackpropFilter } from './wasm-kernels/filterGrads';
 import type { KernelArgs, TI, WasmBackendLike } from './wasm-kernels/scratch';
@@ -129,7 +129,7 @@ export function fastWasmKernel(kernelName: string): tf.KernelConfig | undefined 
  */
 const REPLACED: Record<string, (args: KernelArgs) => TI | null> = {
   Conv2DBackpropInput: conv2dBackpropInput,
-  BatchMatMul: transposedMatMul,
+  BatchMatMul: wasmMatMul,
   Identity: sharedIdentity,
 };
 const OURS = Symbol.for('transfer-lab.wasm-kernel');

@@ -1,13 +1,14 @@
 /**
  * One Adam step for one variable on wasm, as a single pass over the heap. tfjs's AdamOptimizer
  * spends 13 kernels per variable (and a scalar tensor for each constant): 56 of the 171 kernels of
- * a step of a Dense(128) → Dense(10) head on cached embeddings, about a third of its time, all of
+ * a step of a Dense(128) → Dense(10) head on cached embeddings, about a third of its time, most of it
  * per-kernel overhead and passes over memory; its Sqrt alone is a scalar loop. Here the step is
  * one SIMD loop (adam.wat) over the heap. Every operation is float32 in tfjs's order, so the
  * result is the one tfjs's kernels give, bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_WASM } from './adamModule';
+import { heapFunction, type HeapFunction } from './heapModule';
 import type { KernelArgs, TI, WasmBackendLike } from './scratch';
 
 export const ADAM_KERNEL = 'TransferLabAdamUpdate';
@@ -21,33 +22,8 @@ export interface AdamAttrs {
 
 const f = Math.fround;
 
-type AdamFn = (...args: number[]) => void;
-
-/** The WebAssembly API as used here (Node has it; this project's TypeScript libs do not declare it). */
-interface WasmApi {
-  Memory: abstract new (...args: never[]) => { buffer: ArrayBufferLike };
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-type Memory = InstanceType<WasmApi['Memory']>;
-
-/** The SIMD loop (adam.wat) bound to the backend's heap, one instance per heap; null where it cannot be. */
-const instances = new WeakMap<Memory, AdamFn | null>();
-
-function simdAdam(backend: unknown): AdamFn | null {
-  const memory = (backend as { wasm?: { asm?: { memory?: unknown } } }).wasm?.asm?.memory;
-  // A threaded build's heap is shared memory, which this module does not declare.
-  if (!(memory instanceof WA.Memory) || !(memory.buffer instanceof ArrayBuffer)) return null;
-  if (!instances.has(memory)) {
-    try {
-      const mod = new WA.Module(Buffer.from(ADAM_WASM, 'base64'));
-      instances.set(memory, new WA.Instance(mod, { env: { memory } }).exports.adam as AdamFn);
-    } catch {
-      instances.set(memory, null);
-    }
-  }
-  return instances.get(memory) ?? null;
+function simdAdam(backend: unknown): HeapFunction | null {
+  return heapFunction(backend, ADAM_WASM, 'adam');
 }
 
 /** The same arithmetic for elements [from, n) in JS, each operation rounded to float32. */

@@ -10,6 +10,7 @@
  */
 import type { KernelArgs, TI } from './scratch';
 import { Scratch } from './scratch';
+import { tapedMatMul } from './gemm';
 
 function batchRows(t: TI): number {
   return t.shape.slice(0, -2).reduce((p, q) => p * q, 1);
@@ -41,13 +42,17 @@ function product(s: Scratch, a: TI, b: TI, ta: boolean, tb: boolean): TI {
   return t2(s, plain(s, tb ? b : t2(s, b), ta ? a : t2(s, a)));
 }
 
-/** The product of a wasm BatchMatMul with transposeA or transposeB; null for what it leaves to the native kernel. */
-export function transposedMatMul(args: KernelArgs): TI | null {
+/**
+ * A wasm BatchMatMul of one pair of float32 matrices: with transposeA or transposeB as above, and
+ * untransposed under a gradient tape without XNNPACK's packing (gemm.ts); null for what it leaves
+ * to the native kernel.
+ */
+export function wasmMatMul(args: KernelArgs): TI | null {
   const { a, b } = args.inputs as { a: TI; b: TI };
   const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-  if (!transposeA && !transposeB) return null;
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
   if (batchRows(a) !== 1 || batchRows(b) !== 1) return null;
+  if (!transposeA && !transposeB) return a.shape.length === 2 && b.shape.length === 2 ? tapedMatMul(args.backend, a, b) : null;
   const s = new Scratch(args.backend);
   try {
     const out = product(s, s.reshape(a, a.shape.slice(-2)), s.reshape(b, b.shape.slice(-2)), transposeA, transposeB);

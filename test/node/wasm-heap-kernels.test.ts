@@ -1,7 +1,8 @@
 /**
- * The fused Adam step on wasm (src/tl/wasm-kernels/adam.ts, adam.wat) gives tfjs's AdamOptimizer's
- * results bit for bit, keeps its slots and weights, and does not leak; the committed module is the
- * one its .wat compiles to.
+ * The hand-written WebAssembly kernels (src/tl/wasm-kernels/*.wat): the fused Adam step gives
+ * tfjs's AdamOptimizer's results bit for bit, keeps its slots and weights, and does not leak; the
+ * matrix product used under a gradient tape sums each output in order in float32, tails included,
+ * and trains as the cpu backend does; the committed modules are what their .wat files compile to.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import { registerWasmGradients } from '../../src/tl/wasm-grads';
 import { FusedAdamOptimizer, fusedAdam } from '../../src/tl/train/fusedAdam';
 import { cloneOptimizer, makeOptimizer, setLearningRate } from '../../src/tl/train/optimizers';
 import { ADAM_KERNEL } from '../../src/tl/wasm-kernels/adam';
+import { tapedMatMul } from '../../src/tl/wasm-kernels/gemm';
 
 before(async () => {
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
@@ -135,7 +137,86 @@ test('the fused step leaves no tensors behind, and other backends step as tfjs d
   }
 });
 
-test('the committed Adam module is what adam.wat compiles to', () => {
+/** a·b for row-major float32 a [m, k] and b [k, n], each output summed over k in order in float32. */
+function sequentialProduct(a: Float32Array, b: Float32Array, m: number, k: number, n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) acc = Math.fround(acc + Math.fround(a[i * k + p] * b[p * n + j]));
+      out.push(acc);
+    }
+  }
+  return out;
+}
+
+/** tapedMatMul's product of `a` and `b` read back, or null when it left the product to the native kernel. */
+function taped(a: tf.Tensor, b: tf.Tensor): number[] | null {
+  const info = tapedMatMul(tf.backend(), a, b);
+  if (!info) return null;
+  const t = tf.engine().makeTensorFromTensorInfo(info);
+  const out = Array.from(t.dataSync());
+  t.dispose();
+  return out;
+}
+
+test('under a gradient tape a matrix product sums each output in order in float32 (whole blocks and tails)', () => {
+  for (const [m, k, n] of [[32, 1280, 128], [4, 3, 8], [5, 7, 9], [33, 17, 13], [11, 1, 30]]) {
+    const av = values(m * k, m + k);
+    const bv = values(k * n, k + n, 0.5);
+    const [a, b] = [tf.tensor2d(av, [m, k]), tf.tensor2d(bv, [k, n])];
+    const v = tf.variable(tf.scalar(1));
+    let got: number[] | null = null;
+    let viaOp: number[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      got = taped(a, b);
+      const y = tf.matMul(a, b);
+      viaOp = Array.from(y.dataSync());
+      return tf.sum(tf.mul(y, v));
+    }, [v]);
+    const want = sequentialProduct(av, bv, m, k, n);
+    assert.deepEqual(got, want, `[${m}, ${k}]·[${k}, ${n}] in gemm.wat`);
+    assert.deepEqual(viaOp, want, `[${m}, ${k}]·[${k}, ${n}] through tf.matMul`);
+    assert.equal(taped(a, b), null, 'outside a tape the native kernel (and its cached packing) stays');
+    tf.dispose([a, b, v, value, grads[v.name]]);
+  }
+  const small = [tf.ones([3, 5]), tf.ones([5, 16])];
+  const v = tf.variable(tf.scalar(1));
+  const r = tf.variableGrads(() => {
+    assert.equal(taped(small[0], small[1]), null, 'fewer than 4 rows: native');
+    return tf.mul(tf.sum(small[0]), v);
+  }, [v]);
+  tf.dispose([...small, v, r.value, r.grads[v.name]]);
+});
+
+test('a Dense layer trains on wasm as on the cpu backend (the taped product forward, XNNPACK outside the tape)', async () => {
+  const lossAndGrads = () => {
+    const x = tf.tensor2d(values(8 * 40, 3), [8, 40]);
+    const w1 = tf.variable(tf.tensor2d(values(40 * 16, 4, 0.3), [40, 16]));
+    const w2 = tf.variable(tf.tensor2d(values(16 * 3, 5, 0.3), [16, 3]));
+    const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(tf.square(tf.matMul(tf.relu(tf.matMul(x, w1)), w2)))), [w1, w2]);
+    const out = { loss: value.dataSync()[0], g: [grads[w1.name], grads[w2.name]].map((g) => Array.from(g.dataSync())), predict: Array.from(tf.tidy(() => tf.matMul(x, w1)).dataSync()) };
+    tf.dispose([x, w1, w2, value, grads[w1.name], grads[w2.name]]);
+    return out;
+  };
+  const onWasm = lossAndGrads();
+  await tf.setBackend('cpu');
+  let onCpu;
+  try {
+    onCpu = lossAndGrads();
+  } finally {
+    assert.ok(await tf.setBackend('wasm'));
+  }
+  const close = (a: number[], b: number[], what: string) => {
+    const scale = Math.max(...b.map(Math.abs));
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) <= 1e-5 * scale, `${what}[${i}]: ${x} vs ${b[i]}`));
+  };
+  close([onWasm.loss], [onCpu.loss], 'loss');
+  onWasm.g.forEach((g, i) => close(g, onCpu.g[i], `gradient ${i}`));
+  close(onWasm.predict, onCpu.predict, 'product outside the tape');
+});
+
+test('the committed modules are what their .wat files compile to', () => {
   const root = path.resolve(__dirname, '..', '..', '..');
   const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'build-wasm-kernels.mjs'), '--check'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
