@@ -14,7 +14,7 @@ import { mobileNetV2Like } from '../src/tl/builders';
 import { installBatchNormFix } from '../src/tl/freeze';
 import { PREPROCESS_MOBILENET } from '../src/tl/models/meta';
 import { fromArrays, imageFolder } from '../src/tl/data';
-import { fit } from '../src/tl/train';
+import { fit, makeOptimizer } from '../src/tl/train';
 import { registerWasmGradients } from '../src/tl/wasm-grads';
 import { onnxBase, splitFrozen, loadOnnx, DecodePool, onnxRuntimeInfo, type FeatureExtractor, type ImageBatch, type ProviderName } from '../src/tl/onnx';
 import { selectBackend, type ConcreteBackend } from '../src/runtime/backends';
@@ -446,7 +446,7 @@ async function fineTuneChild(config: FtConfig): Promise<void> {
   let device = use.device;
   if (split) {
     const parts = await splitFrozen(model, { threads: THREADS });
-    parts.trainable.compile({ optimizer: tf.train.adam(1e-4), loss: 'categoricalCrossentropy' });
+    parts.trainable.compile({ optimizer: makeOptimizer('adam', 1e-4), loss: 'categoricalCrossentropy' });
     device = `ORT ${parts.frozen.ort?.provider} (${parts.conversion.onnxLayers.length} layers) + ${use.device} (${parts.conversion.tailLayers.length} layers)`;
     step = async () => {
       const f = await parts.frozen.run(x, [BATCH, SIZE, SIZE, 3]);
@@ -455,7 +455,7 @@ async function fineTuneChild(config: FtConfig): Promise<void> {
       fx.dispose();
     };
   } else {
-    model.compile({ optimizer: tf.train.adam(1e-4), loss: 'categoricalCrossentropy' });
+    model.compile({ optimizer: makeOptimizer('adam', 1e-4), loss: 'categoricalCrossentropy' });
     const xs = tf.tensor(x, [BATCH, SIZE, SIZE, 3]);
     step = async () => void (await model.trainOnBatch(xs, labels));
   }
@@ -515,7 +515,7 @@ async function fineTune(work: string): Promise<void> {
     m.dispose();
     return n;
   })();
-  notes.push(`Fine-tune: MobileNetV2 ${SIZE} px + Dense(10); block_14 … block_16, Conv_1 and the head trainable (${trainable} layers with weights; BatchNormalization frozen, in inference mode), batch ${BATCH}, Adam. Each configuration runs in its own process, stopped after ${FT_CAP} s. PyTorch: torchvision's MobileNetV2 with the same blocks trainable, BatchNorm in eval mode, Adam.`);
+  notes.push(`Fine-tune: MobileNetV2 ${SIZE} px + Dense(10); block_14 … block_16, Conv_1 and the head trainable (${trainable} layers with weights; BatchNormalization frozen, in inference mode), batch ${BATCH}, Adam as tl.fit makes it (makeOptimizer('adam'): one fused step per variable on wasm). Each configuration runs in its own process, stopped after ${FT_CAP} s. PyTorch: torchvision's MobileNetV2 with the same blocks trainable, BatchNorm in eval mode, Adam.`);
   const configs: FtConfig[] = GPU ? ['tfjs-node-gpu', 'tfjs-webgpu', 'ort+webgpu', 'ort+wasm', 'tfjs-wasm'] : ['ort+wasm', 'ort+webgpu', 'tfjs-wasm'];
   for (const c of configs) {
     const ortWasm = rows.find((r) => r.section === 'finetune' && r.engine === 'onnxruntime-node + tfjs wasm');
@@ -607,7 +607,7 @@ async function headEpochs(): Promise<void> {
     return data;
   };
   const yOf = (start: number, n: number) => tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, k) => labelOf(start + k)), 'int32'), 10));
-  notes.push(`Head: Dense(128, relu) → Dropout → Dense(10) on 1280-d pooled MobileNetV2 features, ${N} images, batch ${BATCH}, Adam, TF.js wasm; "uncached" runs the frozen base forward (inference) for every batch and trains the head on its output, "cached" is tl.fit on stored embeddings (what tl.fit runs once its embedding cache holds the base's outputs); the model.fit row is tfjs-layers alone on the same tensors.`);
+  notes.push(`Head: Dense(128, relu) → Dropout → Dense(10) on 1280-d pooled MobileNetV2 features, ${N} images, batch ${BATCH}, Adam as tl.fit makes it, TF.js wasm; "uncached" runs the frozen base forward (inference) for every batch and trains the head on its output, "cached" is tl.fit on stored embeddings (what tl.fit runs once its embedding cache holds the base's outputs); the model.fit row is tfjs-layers alone on the same tensors.`);
 
   // Uncached, base in ONNX Runtime: one full epoch. Its features are what the cache would store.
   const embeddings = new Float32Array(N * 1280);
@@ -616,7 +616,7 @@ async function headEpochs(): Promise<void> {
     const fx = await onnxBase(base, { threads: THREADS, engine: 'onnx' });
     await fx.run(batchOf(0, BATCH), [BATCH, SIZE, SIZE, 3]);
     const head = makeHead();
-    head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    head.compile({ optimizer: makeOptimizer('adam', 1e-3), loss: 'categoricalCrossentropy' });
     const t0 = performance.now();
     for (let s = 0; s < N; s += BATCH) {
       const n = Math.min(BATCH, N - s);
@@ -641,7 +641,7 @@ async function headEpochs(): Promise<void> {
   // WASM heap (RuntimeError inside tfjs-backend-wasm, seen here).
   try {
     const head = makeHead();
-    head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    head.compile({ optimizer: makeOptimizer('adam', 1e-3), loss: 'categoricalCrossentropy' });
     const k = QUICK ? 2 : 3;
     const xs = tf.tensor(batchOf(0, BATCH), [BATCH, SIZE, SIZE, 3]);
     const ys = yOf(0, BATCH);
@@ -681,7 +681,7 @@ async function headEpochs(): Promise<void> {
     const s = secs[secs.length >> 1];
     add({ section: S, name: 'epoch, cached embeddings', engine: 'tl.fit (tfjs wasm)', rate: s, unit: 's/epoch', count: N, seconds: s * epochs, note: `median of ${epochs} epochs after the first; ${tf.memory().numTensors - before} tensors more after the fit: the optimizer's slots, kept with the model` });
     // For reference: tfjs-layers' model.fit on the same tensors, without tl.fit's callbacks.
-    head.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    head.compile({ optimizer: makeOptimizer('adam', 1e-3), loss: 'categoricalCrossentropy' });
     const xs = tf.tensor2d(embeddings, [N, 1280]);
     const ys = yOf(0, N);
     await head.fit(xs, ys, { batchSize: BATCH, epochs: 1, shuffle: true, verbose: 0 });

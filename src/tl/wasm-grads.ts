@@ -124,8 +124,9 @@ export function fastWasmKernel(kernelName: string): tf.KernelConfig | undefined 
  * native kernel stays as the fallback. tfjs-backend-wasm's Conv2DBackpropInput is a plain loop:
  * 3.5 of 8 s of a 224 px MobileNetV2 fine-tune step (last 3 blocks) in one profile. So is its
  * BatchMatMul with a transposed operand: a Dense head's backward pass, 3.1 of 5 s of 6 epochs of
- * a Dense(128) head on 1280-d embeddings (wasm-kernels/matMul.ts). Identity copies its input;
- * the tape's clones need not (wasm-kernels/identity.ts).
+ * a Dense(128) head on 1280-d embeddings (wasm-kernels/matMul.ts); and under a gradient tape its
+ * untransposed products repack a weight that is new every step (wasm-kernels/gemm.ts). Identity
+ * copies its input; the tape's clones need not (wasm-kernels/identity.ts).
  */
 const REPLACED: Record<string, (args: KernelArgs) => TI | null> = {
   Conv2DBackpropInput: conv2dBackpropInput,

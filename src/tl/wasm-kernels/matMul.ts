@@ -6,7 +6,8 @@
  * untransposed, with wasm's Transpose kernel, in whichever of two equivalent forms moves fewer
  * numbers: XNNPACK repacks its right operand on every call (its cache is keyed by tensor, and a
  * trained weight is a new tensor after every step), and Transpose costs about as much per element.
- * The values are the same product, summed in another order.
+ * The values are the same product, summed in another order. Untransposed products under a
+ * gradient tape (a training step's forward pass) skip XNNPACK altogether: gemm.ts.
  */
 import type { KernelArgs, TI } from './scratch';
 import { Scratch } from './scratch';
