@@ -53,6 +53,12 @@ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && gpu=1
 command -v node >/dev/null 2>&1 || exit 1
 args=(--out="$out/latest.json" --finetune-cap=60)
 [ "$gpu" = 1 ] && args+=(--gpu)
+# The PyTorch peer: bench.ts defaults to /usr/bin/python3; GPU images often keep torch in another
+# python3 on PATH.
+case " $* " in *" --python="*) ;; *)
+  py="$(command -v python3 || true)"
+  [ -n "$py" ] && "$py" -c 'import torch, torchvision' >/dev/null 2>&1 && args+=(--python="$py") ;;
+esac
 # Dawn wants a runtime dir; headless machines often have none.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
@@ -72,5 +78,5 @@ else
   timeout 540 node --max-old-space-size=8192 "$dir/pack/bench/.out/bench.cjs" --root="$dir/pack" "${args[@]}" "$@"
 fi
 status=$?
-[ $status = 124 ] && echo "gpu.sh: stopped after 540 s; rows measured so far are lost (rerun with --only=...)"
+[ $status = 124 ] && echo "gpu.sh: stopped after 540 s; the rows measured so far are in ${out}/latest.partial.json"
 exit $status

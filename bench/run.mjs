@@ -46,6 +46,9 @@ if (process.argv.includes('--pack')) {
   }
   copy(path.join('dist', 'kernel.js'));
   copy(path.join('bench', 'torch_bench.py'));
+  // The bundles find their engines (pack/node_modules) from the package root, the folder whose
+  // package.json names transfer-lab; without it none loads ("onnxruntime-node is not installed").
+  copy('package.json');
   const nm = (p) => copy(path.join('node_modules', p));
   for (const p of ['onnxruntime-node/package.json', 'onnxruntime-node/dist', 'onnxruntime-node/bin/napi-v6/linux/x64', 'onnxruntime-common']) nm(p);
   for (const p of ['webgpu/package.json', 'webgpu/index.js', 'webgpu/dist/linux-x64']) nm(p);
