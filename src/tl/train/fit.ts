@@ -204,7 +204,7 @@ async function train(run: FitRun, prepared: TrainingData): Promise<void> {
   const { mode, batchSize, seed } = plan;
   const trainTf = toTfDataset(prepared.trainData, batchSize, mode, opts.shuffle ?? true, () => seed * 1009 + cbs.progress.epoch, true);
   const valTf = prepared.valData ? toTfDataset(prepared.valData, batchSize, mode, false, () => 0, false) : undefined;
-  await fitLoop(state, { train: trainTf, validation: valTf, classWeight: plan.classWeight }, cbs.progress, cbs.list);
+  await fitLoop(state, { train: trainTf, validation: valTf, classWeight: plan.classWeight, mode }, cbs.progress, cbs.list);
 }
 
 /**

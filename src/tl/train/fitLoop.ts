@@ -1,7 +1,8 @@
 /**
  * The loop: tfjs fitDataset runs the epochs and batches, and calls our callbacks in list order with
- * plain numbers. Everything else a fit does (schedules, guards, early stopping, checkpoints, the
- * live chart) is one of the callbacks.
+ * plain numbers; a head of Dense layers on wasm runs through the fused loop of denseHead/ instead,
+ * with the same calls. Everything else a fit does (schedules, guards, early stopping, checkpoints,
+ * the live chart) is one of the callbacks.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { EpochPoint } from '../../common/shapes';
@@ -10,6 +11,9 @@ import { markGuarded } from './callbacks/interruptGuard';
 import type { Progress } from './callbacks/progress';
 import type { TfDatasetLike } from './dataset';
 import { getLearningRate } from './optimizers';
+import type { LabelMode } from './compile';
+import { denseChain } from './denseHead/chain';
+import { chainLoop } from './denseHead/loop';
 
 type Logs = Record<string, unknown> | undefined;
 
@@ -17,6 +21,8 @@ export interface LoopData {
   train: TfDatasetLike;
   validation?: TfDatasetLike;
   classWeight?: Record<number, number>;
+  /** How the labels are encoded; with it, a Dense-chain head may train through the fused loop. */
+  mode?: LabelMode;
 }
 
 function epochPoint(epoch: number, logs: Record<string, number>, progress: Progress, optimizer: tf.Optimizer): EpochPoint {
@@ -48,8 +54,17 @@ function asTfCallbacks(state: TrainingState, progress: Progress, list: readonly 
   });
 }
 
-/** Trains `state.trainModel` for `state.epochs` epochs. `progress` must be in `callbacks` (it keeps the epoch). */
+/**
+ * Trains `state.trainModel` for `state.epochs` epochs. `progress` must be in `callbacks` (it keeps
+ * the epoch). A head of Dense layers on wasm trains through the fused loop (denseHead/), with the
+ * same callbacks and logs; any other model through tfjs's fitDataset.
+ */
 export async function fitLoop(state: TrainingState, data: LoopData, progress: Progress, callbacks: readonly TrainingCallback[]): Promise<void> {
+  const chain = data.mode ? denseChain(state.trainModel, data.mode, data.classWeight) : 'no label mode';
+  if (typeof chain !== 'string') {
+    const pointOf = (epoch: number, logs: Record<string, number>) => epochPoint(epoch, logs, progress, state.trainModel.optimizer);
+    return chainLoop(state, chain, data, callbacks, pointOf);
+  }
   await state.trainModel.fitDataset(data.train as unknown as tf.data.Dataset<tf.TensorContainer>, {
     epochs: state.epochs,
     verbose: 0,

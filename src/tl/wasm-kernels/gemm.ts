@@ -31,13 +31,13 @@ function scalarBlock(A: Float32Array, B: Float32Array, C: Float32Array, k: numbe
   }
 }
 
-/** a·b for 2-D float32 `a` [m, k] and `b` [k, n] under a gradient tape; null to leave it to the native kernel. */
-export function tapedMatMul(backend: unknown, a: TI, b: TI): TI | null {
+/** a·b for 2-D float32 `a` [m, k] and `b` [k, n] on the heap; null when it is too small for a block (or the heap cannot be reached). */
+export function heapMatMul(backend: unknown, a: TI, b: TI): TI | null {
   const [m, k] = a.shape;
   const n = b.shape[1];
   const m4 = m & ~3;
   const n8 = n & ~7;
-  if (!underTape() || m4 === 0 || n8 === 0 || k === 0) return null;
+  if (m4 === 0 || n8 === 0 || k === 0) return null;
   const gemm = heapFunction(backend, GEMM_WASM, 'gemm');
   if (!gemm) return null;
   const w = backend as WasmBackendLike;
@@ -48,4 +48,9 @@ export function tapedMatMul(backend: unknown, a: TI, b: TI): TI | null {
   scalarBlock(A, B, C, k, n, [0, m4, n8, n]);
   scalarBlock(A, B, C, k, n, [m4, m, 0, n]);
   return out;
+}
+
+/** a·b under a gradient tape; null to leave it to the native kernel (outside a tape, or too small). */
+export function tapedMatMul(backend: unknown, a: TI, b: TI): TI | null {
+  return underTape() ? heapMatMul(backend, a, b) : null;
 }

@@ -57,6 +57,24 @@ export class Scratch {
     });
   }
 
+  /** Puts `t`, made elsewhere, on the scratch list. */
+  own(t: TI): TI {
+    this.temps.push(t);
+    return t;
+  }
+
+  /** A new float32 output of `shape`, freed with the rest unless kept. */
+  alloc(shape: number[]): TI {
+    const out = (this.backend as unknown as WasmBackendLike).makeOutput(shape, 'float32');
+    this.temps.push(out);
+    return out;
+  }
+
+  /** `t`'s float32 data on the heap; take it again after any allocation (the heap may move). */
+  view(t: TI): Float32Array {
+    return (this.backend as unknown as WasmBackendLike).typedArrayFromHeap(t) as Float32Array;
+  }
+
   /** Takes `t` out of the scratch list: it is the kernel's result. */
   keep(t: TI): TI {
     const i = this.temps.indexOf(t);

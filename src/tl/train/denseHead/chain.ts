@@ -1,0 +1,117 @@
+/**
+ * Which models the fused Dense-head loop (loop.ts) trains: a chain of Dense layers, with Dropout
+ * between them, ending in softmax, compiled with (sparse) categorical cross-entropy and accuracy,
+ * on the wasm backend. That is the head tl.fit trains on cached embeddings. Anything else (other
+ * layers or activations, regularizers, constraints, class weights, frozen layers, another loss or
+ * metric) trains through tfjs's own loop; `denseChain` says why not.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LabelMode } from '../compile';
+
+export type HiddenActivation = 'linear' | 'relu';
+
+export interface DenseLink {
+  kernel: tf.Variable;
+  bias?: tf.Variable;
+  /** 'softmax' for the last link only. */
+  activation: HiddenActivation | 'softmax';
+  /** The Dropout rate applied to this link's output during training (0: none). */
+  dropout: number;
+}
+
+export interface DenseChain {
+  links: DenseLink[];
+  loss: 'categorical' | 'sparse';
+}
+
+interface DenseConfig {
+  activation?: string;
+  kernelRegularizer?: unknown;
+  biasRegularizer?: unknown;
+  activityRegularizer?: unknown;
+  kernelConstraint?: unknown;
+  biasConstraint?: unknown;
+}
+
+interface LayerInternals {
+  inboundNodes?: Array<{ inboundLayers: tf.layers.Layer[] }>;
+  kernel?: { read(): tf.Variable };
+  bias?: { read(): tf.Variable } | null;
+  rate?: number;
+  noiseShape?: unknown;
+  seed?: unknown;
+}
+
+/** The layers in the order data flows through them, when each takes the previous one's output alone. */
+function straightLayers(model: tf.LayersModel): tf.layers.Layer[] | string {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return 'it has more than one input or output';
+  if (model.inputs[0].shape.length !== 2) return 'its input is not a vector';
+  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  for (let i = 1; i < layers.length; i++) {
+    const nodes = (layers[i] as unknown as LayerInternals).inboundNodes ?? [];
+    if (nodes.length !== 1 || nodes[0].inboundLayers.length !== 1 || nodes[0].inboundLayers[0] !== layers[i - 1]) return `${layers[i].name} is not fed by ${layers[i - 1].name} alone`;
+  }
+  return layers;
+}
+
+function denseLink(layer: tf.layers.Layer, last: boolean): DenseLink | string {
+  const c = layer.getConfig() as DenseConfig;
+  const extras = ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'kernelConstraint', 'biasConstraint'] as const;
+  const extra = extras.find((k) => c[k] != null);
+  if (extra) return `${layer.name} has a ${extra}`;
+  if (!layer.trainable) return `${layer.name} is frozen`;
+  const activation = c.activation ?? 'linear';
+  const ok = last ? activation === 'softmax' : activation === 'linear' || activation === 'relu';
+  if (!ok) return `${layer.name}'s activation is ${activation}`;
+  const l = layer as unknown as LayerInternals;
+  const kernel = l.kernel?.read();
+  if (!kernel || kernel.dtype !== 'float32' || kernel.rank !== 2) return `${layer.name} has no float32 kernel`;
+  return { kernel, bias: l.bias?.read(), activation: activation as DenseLink['activation'], dropout: 0 };
+}
+
+function dropoutRate(layer: tf.layers.Layer): number | string {
+  const l = layer as unknown as LayerInternals;
+  if (l.noiseShape != null || l.seed != null) return `${layer.name} has a noise shape or seed`;
+  const rate = l.rate ?? 0;
+  return rate > 0 && rate < 1 ? rate : 0;
+}
+
+function lossKind(model: tf.LayersModel, mode: LabelMode): { kind: DenseChain['loss'] } | string {
+  const names = model.metricsNames ?? [];
+  if (names.length !== 2 || names[0] !== 'loss' || !['acc', 'accuracy'].includes(names[1])) return `its metrics are ${names.join(', ')}`;
+  if (model.loss === 'categoricalCrossentropy' && mode === 'onehot') return { kind: 'categorical' };
+  if (model.loss === 'sparseCategoricalCrossentropy' && mode === 'sparse') return { kind: 'sparse' };
+  return `its loss is ${String(model.loss)}`;
+}
+
+/** The model as a Dense chain the fused loop can train, or why it cannot. */
+export function denseChain(model: tf.LayersModel, mode: LabelMode, classWeight: unknown): DenseChain | string {
+  if (tf.getBackend() !== 'wasm') return `the backend is ${tf.getBackend()}`;
+  if (classWeight) return 'class weights are given';
+  const loss = lossKind(model, mode);
+  if (typeof loss === 'string') return loss;
+  const layers = straightLayers(model);
+  if (typeof layers === 'string') return layers;
+  const links: DenseLink[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const kind = layers[i].getClassName();
+    if (kind === 'Dropout') {
+      const rate = dropoutRate(layers[i]);
+      if (typeof rate === 'string') return rate;
+      const prev = links[links.length - 1];
+      if (!prev) return 'it starts with Dropout';
+      if (prev.dropout) return 'it has two Dropout layers in a row';
+      prev.dropout = rate;
+      continue;
+    }
+    if (kind !== 'Dense') return `it has a ${kind} layer (${layers[i].name})`;
+    const link = denseLink(layers[i], i === layers.length - 1);
+    if (typeof link === 'string') return link;
+    links.push(link);
+  }
+  const last = links[links.length - 1];
+  if (!last || last.activation !== 'softmax' || last.dropout || (last.kernel.shape[1] ?? 0) < 2) return 'it does not end in a softmax Dense layer of 2 or more units';
+  const trainable = new Set(model.trainableWeights.map((w) => w.read()));
+  if (trainable.size !== links.reduce((n, l) => n + (l.bias ? 2 : 1), 0)) return 'its trainable weights are not its Dense layers\' own';
+  return { links, loss: loss.kind };
+}

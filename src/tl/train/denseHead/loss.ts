@@ -1,0 +1,98 @@
+/**
+ * Softmax, tfjs-layers' (sparse) categorical cross-entropy on its output, accuracy, and the
+ * gradient of the batch's mean loss with respect to the logits, for the fused Dense-head loop.
+ * The same functions as tfjs-layers, step by step, so that the gradient is the one tfjs's tape
+ * finds: the loss divides each row of probabilities by its sum and clips it to [ε, 1 − ε] (the
+ * sparse loss clips the probabilities once before that too), and a clipped entry passes no
+ * gradient, as tfjs's ClipByValue gradient does. ε is the backend's epsilon (1e-7 on wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const f = Math.fround;
+
+export interface LossResult {
+  /** The mean loss over the batch. */
+  loss: number;
+  /** The fraction of rows whose largest probability is at the label (ties: the first). */
+  acc: number;
+  /** d(mean loss)/d(logits), [rows, classes]. */
+  dLogits: Float32Array;
+}
+
+/** Row `i`'s target as class weights: one-hot rows as given, sparse labels as one-hot. */
+function targetRow(ys: Float32Array, i: number, classes: number, sparse: boolean, out: Float64Array): number {
+  out.fill(0);
+  if (sparse) {
+    const t = Math.floor(ys[i]);
+    if (t >= 0 && t < classes) out[t] = 1;
+    return t;
+  }
+  let best = 0;
+  for (let j = 0; j < classes; j++) {
+    out[j] = ys[i * classes + j];
+    if (out[j] > out[best]) best = j;
+  }
+  return best;
+}
+
+function argMax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let j = 1; j < v.length; j++) if (v[j] > v[best]) best = j;
+  return best;
+}
+
+/** Softmax of row `i` of `logits` in float32, into `p`. */
+function softmaxRow(logits: Float32Array, i: number, p: Float64Array): void {
+  const c = p.length;
+  let max = -Infinity;
+  for (let j = 0; j < c; j++) max = Math.max(max, logits[i * c + j]);
+  let sum = 0;
+  for (let j = 0; j < c; j++) sum += p[j] = Math.exp(logits[i * c + j] - max);
+  for (let j = 0; j < c; j++) p[j] = f(p[j] / sum);
+}
+
+/** The loss of one row and d(loss)/d(p) into `g`, through clip → normalise → clip → −Σ y·log. */
+function rowLossGrad(p: Float64Array, y: Float64Array, sparse: boolean, eps: number, g: Float64Array): number {
+  const c = p.length;
+  const hi = f(1 - eps);
+  const p1 = p.map((v) => (sparse ? Math.min(Math.max(v, eps), hi) : v));
+  const s = p1.reduce((a, b) => a + b, 0);
+  let loss = 0;
+  let dot = 0;
+  for (let j = 0; j < c; j++) {
+    const q = p1[j] / s;
+    const inside = q >= eps && q <= hi;
+    loss -= y[j] * Math.log(Math.min(Math.max(q, eps), hi));
+    g[j] = inside ? -y[j] / q : 0;
+    dot += g[j] * q;
+  }
+  for (let j = 0; j < c; j++) {
+    const through = !sparse || (p[j] >= eps && p[j] <= hi);
+    g[j] = through ? (g[j] - dot) / s : 0;
+  }
+  return loss;
+}
+
+/** The batch's probabilities, mean loss, accuracy and d(mean loss)/d(logits). */
+export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows: number, classes: number, sparse: boolean): LossResult & { probs: Float32Array } {
+  const eps = f(tf.backend().epsilon());
+  const probs = new Float32Array(rows * classes);
+  const dLogits = new Float32Array(rows * classes);
+  const p = new Float64Array(classes);
+  const y = new Float64Array(classes);
+  const g = new Float64Array(classes);
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < rows; i++) {
+    softmaxRow(logits, i, p);
+    probs.set(p, i * classes);
+    const label = targetRow(ys, i, classes, sparse, y);
+    if (argMax(p) === label) correct++;
+    loss += rowLossGrad(p, y, sparse, eps, g);
+    // Softmax's gradient: p ⊙ (g − Σ p·g); each row's loss counts 1/rows of the mean.
+    let pg = 0;
+    for (let j = 0; j < classes; j++) pg += p[j] * g[j];
+    for (let j = 0; j < classes; j++) dLogits[i * classes + j] = (p[j] * (g[j] - pg)) / rows;
+  }
+  return { loss: loss / rows, acc: correct / rows, dLogits, probs };
+}
