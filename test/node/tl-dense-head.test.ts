@@ -1,8 +1,8 @@
 /**
  * The fused loop for Dense heads on wasm (src/tl/train/denseHead/) trains as tfjs's fitDataset
  * does: the same weights, batch and epoch logs, validation metrics and callback calls, for one-hot
- * and sparse labels; it stops where a callback stops training, leaks no tensors, and leaves every
- * other model (and class weights) to tfjs.
+ * and sparse labels, with and without class weights; it stops where a callback stops training,
+ * leaks no tensors, and leaves every other model to tfjs.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,7 +83,7 @@ class Recorder implements TrainingCallback {
 }
 
 /** Trains a fresh head through fitLoop: fused (label mode given) or through tfjs (none given). */
-async function trainThrough(fused: boolean, opts: { mode?: LabelMode; stopAt?: [number, number]; validation?: boolean } = {}) {
+async function trainThrough(fused: boolean, opts: { mode?: LabelMode; stopAt?: [number, number]; validation?: boolean; classWeight?: Record<number, number> } = {}) {
   const mode = opts.mode ?? 'onehot';
   const model = head(0, mode === 'sparse' ? 'sparseCategoricalCrossentropy' : 'categoricalCrossentropy');
   const data = fromArrays(X, [D], LABELS, { classes: CLASSES, batchSize: 10, validationSplit: opts.validation ? 0.2 : 0, seed: 4 });
@@ -93,7 +93,7 @@ async function trainThrough(fused: boolean, opts: { mode?: LabelMode; stopAt?: [
   const rec = new Recorder(opts.stopAt, state);
   const train = toTfDataset(data.train, 10, mode, false, () => 0, false);
   const validation = data.validation ? toTfDataset(data.validation, 10, mode, false, () => 0, false) : undefined;
-  await fitLoop(state, { train, validation, mode: fused ? mode : undefined }, progress, [progress, rec]);
+  await fitLoop(state, { train, validation, classWeight: opts.classWeight, mode: fused ? mode : undefined }, progress, [progress, rec]);
   const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
   model.optimizer.dispose();
   model.dispose();
@@ -113,24 +113,23 @@ function assertSameRun(fused: { weights: number[][]; events: Event[] }, tfjs: { 
 }
 
 test('the chain loop is chosen for a Dense head on wasm, and says why not for anything else', () => {
-  const ok = denseChain(head(0.25), 'onehot', undefined);
+  const ok = denseChain(head(0.25), 'onehot');
   assert.ok(typeof ok !== 'string', String(ok));
   assert.deepEqual(ok.links.map((l) => [l.activation, l.dropout]), [['relu', 0.25], ['linear', 0], ['softmax', 0]]);
-  assert.match(denseChain(head(), 'onehot', { 0: 2 }) as string, /class weights/);
-  assert.match(denseChain(head(), 'sparse', undefined) as string, /loss is categoricalCrossentropy/);
+  assert.match(denseChain(head(), 'sparse') as string, /loss is categoricalCrossentropy/);
   const conv = tf.sequential({ layers: [tf.layers.dense({ inputShape: [D], units: 4 }), tf.layers.batchNormalization({}), tf.layers.dense({ units: 3, activation: 'softmax' })] });
   conv.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  assert.match(denseChain(conv, 'onehot', undefined) as string, /BatchNormalization/);
+  assert.match(denseChain(conv, 'onehot') as string, /BatchNormalization/);
   const reg = tf.sequential({ layers: [tf.layers.dense({ inputShape: [D], units: 3, activation: 'softmax', kernelRegularizer: tf.regularizers.l2() })] });
   reg.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  assert.match(denseChain(reg, 'onehot', undefined) as string, /kernelRegularizer/);
+  assert.match(denseChain(reg, 'onehot') as string, /kernelRegularizer/);
   const frozen = head();
   frozen.layers[0].trainable = false;
   frozen.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  assert.match(denseChain(frozen, 'onehot', undefined) as string, /frozen/);
+  assert.match(denseChain(frozen, 'onehot') as string, /frozen/);
   const sigmoid = tf.sequential({ layers: [tf.layers.dense({ inputShape: [D], units: 3, activation: 'sigmoid' })] });
   sigmoid.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  assert.match(denseChain(sigmoid, 'onehot', undefined) as string, /activation is sigmoid/);
+  assert.match(denseChain(sigmoid, 'onehot') as string, /activation is sigmoid/);
   [conv, reg, frozen, sigmoid].forEach((m) => m.dispose());
 });
 
@@ -146,6 +145,13 @@ test('sparse labels: the same weights and logs as fitDataset', async () => {
   assertSameRun(await trainThrough(true, { mode: 'sparse' }), await trainThrough(false, { mode: 'sparse' }));
 });
 
+test('class weights scale each row as in fitDataset (one-hot and sparse), and a class without a weight is refused', async () => {
+  const classWeight = { 0: 0.5, 1: 3, 2: 1.25 };
+  assertSameRun(await trainThrough(true, { classWeight, validation: true }), await trainThrough(false, { classWeight, validation: true }));
+  assertSameRun(await trainThrough(true, { classWeight, mode: 'sparse' }), await trainThrough(false, { classWeight, mode: 'sparse' }));
+  await assert.rejects(trainThrough(true, { classWeight: { 0: 1, 1: 1 } }), /classWeight must contain all classes.*class 2 exists in the data/);
+});
+
 test('a callback that stops training ends the fit after that batch, as in fitDataset', async () => {
   const fused = await trainThrough(true, { stopAt: [1, 2] });
   const tfjs = await trainThrough(false, { stopAt: [1, 2] });
@@ -154,7 +160,7 @@ test('a callback that stops training ends the fit after that batch, as in fitDat
   assert.equal(fused.events.at(-1)?.[0], 'epochEnd');
 });
 
-test('tl.fit trains a Dense head with Dropout through the chain loop: it learns, leaks nothing, and class weights go to tfjs', async (t) => {
+test('tl.fit trains a Dense head with Dropout through the chain loop: it learns, leaks nothing, and a regularized head goes to tfjs', async (t) => {
   const model = head(0.2);
   const data = fromArrays(X, [D], LABELS, { classes: CLASSES, batchSize: 8 });
   const proto = tf.LayersModel.prototype as unknown as { fitDataset: (...a: unknown[]) => unknown };
@@ -177,14 +183,20 @@ test('tl.fit trains a Dense head with Dropout through the chain loop: it learns,
   assert.equal(tfjsFits, 0, 'tfjs fitDataset did not run');
   const weighted = await fit(model, data, { epochs: 1, verbose: false, classWeight: { 0: 1, 1: 2, 2: 1 } });
   assert.equal(weighted.status, 'done');
-  assert.equal(tfjsFits, 1, 'with class weights, fitDataset trains');
+  assert.equal(tfjsFits, 0, 'class weights train through the chain loop too');
   model.optimizer.dispose();
   model.dispose();
+  const reg = tf.sequential({ layers: [tf.layers.dense({ inputShape: [D], units: 3, activation: 'softmax', kernelRegularizer: tf.regularizers.l2() })] });
+  const r2 = await fit(reg, data, { epochs: 2, verbose: false });
+  assert.equal(r2.status, 'done');
+  assert.equal(tfjsFits, 1, 'a head with a regularizer trains through fitDataset');
+  reg.optimizer.dispose();
+  reg.dispose();
 });
 
 test("Dropout: the step drops and scales as tfjs's Dropout does, and its gradients are tfjs's for the same mask", () => {
   const model = head(0.5);
-  const chain = denseChain(model, 'onehot', undefined) as DenseChain;
+  const chain = denseChain(model, 'onehot') as DenseChain;
   const rows = 10;
   const us = Array.from(values(rows * 16, 77), (v) => (v + 1) / 2);
   let k = 0;

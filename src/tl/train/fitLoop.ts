@@ -60,7 +60,7 @@ function asTfCallbacks(state: TrainingState, progress: Progress, list: readonly 
  * same callbacks and logs; any other model through tfjs's fitDataset.
  */
 export async function fitLoop(state: TrainingState, data: LoopData, progress: Progress, callbacks: readonly TrainingCallback[]): Promise<void> {
-  const chain = data.mode ? denseChain(state.trainModel, data.mode, data.classWeight) : 'no label mode';
+  const chain = data.mode ? denseChain(state.trainModel, data.mode) : 'no label mode';
   if (typeof chain !== 'string') {
     const pointOf = (epoch: number, logs: Record<string, number>) => epochPoint(epoch, logs, progress, state.trainModel.optimizer);
     return chainLoop(state, chain, data, callbacks, pointOf);

@@ -2,8 +2,8 @@
  * Which models the fused Dense-head loop (loop.ts) trains: a chain of Dense layers, with Dropout
  * between them, ending in softmax, compiled with (sparse) categorical cross-entropy and accuracy,
  * on the wasm backend. That is the head tl.fit trains on cached embeddings. Anything else (other
- * layers or activations, regularizers, constraints, class weights, frozen layers, another loss or
- * metric) trains through tfjs's own loop; `denseChain` says why not.
+ * layers or activations, regularizers, constraints, frozen layers, another loss or metric) trains through tfjs's own loop; `denseChain` says why not. Class weights scale each
+ * row's loss as tfjs's do (loss.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LabelMode } from '../compile';
@@ -85,9 +85,8 @@ function lossKind(model: tf.LayersModel, mode: LabelMode): { kind: DenseChain['l
 }
 
 /** The model as a Dense chain the fused loop can train, or why it cannot. */
-export function denseChain(model: tf.LayersModel, mode: LabelMode, classWeight: unknown): DenseChain | string {
+export function denseChain(model: tf.LayersModel, mode: LabelMode): DenseChain | string {
   if (tf.getBackend() !== 'wasm') return `the backend is ${tf.getBackend()}`;
-  if (classWeight) return 'class weights are given';
   const loss = lossKind(model, mode);
   if (typeof loss === 'string') return loss;
   const layers = straightLayers(model);

@@ -16,6 +16,7 @@ import { DenseChainStep } from './step';
 export interface ChainLoopData {
   train: TfDatasetLike;
   validation?: TfDatasetLike;
+  classWeight?: Record<number, number>;
 }
 
 type EpochPointOf = (epoch: number, logs: Record<string, number>) => EpochPoint;
@@ -35,7 +36,7 @@ async function runEpoch(state: TrainingState, step: DenseChainStep, data: ChainL
     const size = xs.shape[0] as number;
     let r;
     try {
-      r = step.train(xs, ys, model.optimizer);
+      r = step.train(xs, ys, model.optimizer, data.classWeight);
     } finally {
       tf.dispose([xs, ys]);
     }

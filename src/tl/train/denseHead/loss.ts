@@ -4,7 +4,9 @@
  * The same functions as tfjs-layers, step by step, so that the gradient is the one tfjs's tape
  * finds: the loss divides each row of probabilities by its sum and clips it to [ε, 1 − ε] (the
  * sparse loss clips the probabilities once before that too), and a clipped entry passes no
- * gradient, as tfjs's ClipByValue gradient does. ε is the backend's epsilon (1e-7 on wasm).
+ * gradient, as tfjs's ClipByValue gradient does. ε is the backend's epsilon (1e-7 on wasm). Class
+ * weights multiply each row's loss before the mean over the batch, and leave accuracy alone, as in
+ * tfjs-layers' training function.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -41,6 +43,14 @@ function argMax(v: ArrayLike<number>): number {
   return best;
 }
 
+/** A row's class weight (1 without class weights); a class missing from them is an error, as in tfjs. */
+function rowWeight(classWeight: Record<number, number> | undefined, label: number): number {
+  if (!classWeight) return 1;
+  const w = classWeight[label];
+  if (w == null) throw new Error(`classWeight must contain all classes in the training data. The class ${label} exists in the data but not in classWeight`);
+  return f(w);
+}
+
 /** Softmax of row `i` of `logits` in float32, into `p`. */
 function softmaxRow(logits: Float32Array, i: number, p: Float64Array): void {
   const c = p.length;
@@ -74,7 +84,7 @@ function rowLossGrad(p: Float64Array, y: Float64Array, sparse: boolean, eps: num
 }
 
 /** The batch's probabilities, mean loss, accuracy and d(mean loss)/d(logits). */
-export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows: number, classes: number, sparse: boolean): LossResult & { probs: Float32Array } {
+export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows: number, classes: number, sparse: boolean, classWeight?: Record<number, number>): LossResult & { probs: Float32Array } {
   const eps = f(tf.backend().epsilon());
   const probs = new Float32Array(rows * classes);
   const dLogits = new Float32Array(rows * classes);
@@ -88,11 +98,12 @@ export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows
     probs.set(p, i * classes);
     const label = targetRow(ys, i, classes, sparse, y);
     if (argMax(p) === label) correct++;
-    loss += rowLossGrad(p, y, sparse, eps, g);
-    // Softmax's gradient: p ⊙ (g − Σ p·g); each row's loss counts 1/rows of the mean.
+    const w = rowWeight(classWeight, label);
+    loss += w * rowLossGrad(p, y, sparse, eps, g);
+    // Softmax's gradient: p ⊙ (g − Σ p·g); each row's loss counts w/rows of the mean.
     let pg = 0;
     for (let j = 0; j < classes; j++) pg += p[j] * g[j];
-    for (let j = 0; j < classes; j++) dLogits[i * classes + j] = (p[j] * (g[j] - pg)) / rows;
+    for (let j = 0; j < classes; j++) dLogits[i * classes + j] = (w * p[j] * (g[j] - pg)) / rows;
   }
   return { loss: loss / rows, acc: correct / rows, dLogits, probs };
 }

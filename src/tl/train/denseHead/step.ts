@@ -113,14 +113,14 @@ export class DenseChainStep {
     return grads;
   }
 
-  /** One step on a batch: the optimizer applies the gradients; returns the batch's loss and accuracy. */
-  train(xs: tf.Tensor, ys: tf.Tensor, optimizer: tf.Optimizer): StepResult {
+  /** One step on a batch (class weights scale each row's loss): the optimizer applies the gradients; returns the batch's loss and accuracy. */
+  train(xs: tf.Tensor, ys: tf.Tensor, optimizer: tf.Optimizer, classWeight?: Record<number, number>): StepResult {
     const s = new Scratch(tf.backend() as unknown as Scratch['backend']);
     let grads: NamedTensor[] = [];
     try {
       const { logits, saved } = this.forward(s, xs, true);
       const classes = units(this.chain.links[this.chain.links.length - 1]);
-      const r = softmaxCrossEntropy(logits, ys.dataSync() as Float32Array, xs.shape[0] as number, classes, this.chain.loss === 'sparse');
+      const r = softmaxCrossEntropy(logits, ys.dataSync() as Float32Array, xs.shape[0] as number, classes, this.chain.loss === 'sparse', classWeight);
       grads = this.backward(s, r.dLogits, saved);
       const byName = new Map(grads.map((g) => [g.name, g]));
       optimizer.applyGradients(this.order.map((name) => byName.get(name) as NamedTensor));
