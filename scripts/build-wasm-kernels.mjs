@@ -2,7 +2,7 @@
 // Compiles the hand-written WebAssembly kernels (src/tl/wasm-kernels/*.wat) into TypeScript modules
 // holding their bytes (<name>Module.ts), so that the bundles carry them and nothing is compiled at
 // run time. `--check` compiles without writing and fails when a committed module differs from its
-// .wat (test/node/wasm-adam.test.ts runs it).
+// .wat (test/node/wasm-heap-kernels.test.ts runs it).
 //   node scripts/build-wasm-kernels.mjs [--check]
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

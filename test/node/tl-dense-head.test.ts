@@ -1,8 +1,10 @@
 /**
  * The fused loop for Dense heads on wasm (src/tl/train/denseHead/) trains as tfjs's fitDataset
  * does: the same weights, batch and epoch logs, validation metrics and callback calls, for one-hot
- * and sparse labels, with and without class weights; it stops where a callback stops training,
- * leaks no tensors, and leaves every other model to tfjs.
+ * and sparse labels, with and without class weights and seeded Dropout; it stops where a callback
+ * stops training, checks the batch shapes, trains the head tl.fit builds on cached embeddings,
+ * leaks no tensors, and leaves every other model to tfjs. The reference runs fitDataset on the
+ * cpu backend with tfjs's own Adam, so it shares no kernel with the fused path.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +21,8 @@ import { fitLoop } from '../../src/tl/train/fitLoop';
 import { makeOptimizer } from '../../src/tl/train/optimizers';
 import { denseChain, type DenseChain } from '../../src/tl/train/denseHead/chain';
 import { DenseChainStep } from '../../src/tl/train/denseHead/step';
+import { softmaxCrossEntropy } from '../../src/tl/train/denseHead/loss';
+import { withHead } from '../../src/tl/heads';
 import type { LabelMode } from '../../src/tl/train/compile';
 import { getOutputSink, setOutputSink } from '../../src/tl/output';
 import { RecordingSink } from './tl-helpers';
@@ -50,11 +54,11 @@ function values(n: number, seed: number): Float32Array {
 const X = values(N * D, 3);
 const LABELS = Array.from({ length: N }, (_, i) => (X[i * D] > 0.3 ? 2 : X[i * D + 1] > 0 ? 1 : 0));
 
-function head(dropout = 0, loss = 'categoricalCrossentropy'): tf.Sequential {
+function head(dropout = 0, loss = 'categoricalCrossentropy', dropoutSeed?: number): tf.Sequential {
   let seed = 5;
   const init = () => tf.initializers.glorotUniform({ seed: seed++ });
   const layers: tf.layers.Layer[] = [tf.layers.dense({ inputShape: [D], units: 16, activation: 'relu', kernelInitializer: init() })];
-  if (dropout) layers.push(tf.layers.dropout({ rate: dropout }));
+  if (dropout) layers.push(tf.layers.dropout({ rate: dropout, seed: dropoutSeed }));
   layers.push(tf.layers.dense({ units: 8, kernelInitializer: init() }), tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init() }));
   const m = tf.sequential({ layers });
   m.compile({ optimizer: makeOptimizer('adam', 0.02), loss, metrics: ['accuracy'] });
@@ -82,11 +86,35 @@ class Recorder implements TrainingCallback {
   }
 }
 
-/** Trains a fresh head through fitLoop: fused (label mode given) or through tfjs (none given). */
-async function trainThrough(fused: boolean, opts: { mode?: LabelMode; stopAt?: [number, number]; validation?: boolean; classWeight?: Record<number, number> } = {}) {
+interface RunOptions {
+  mode?: LabelMode;
+  stopAt?: [number, number];
+  validation?: boolean;
+  classWeight?: Record<number, number>;
+  dropoutSeed?: number;
+  width?: number;
+}
+
+/**
+ * Trains a fresh head through fitLoop: fused (on wasm, with a label mode) or as the reference
+ * (fitDataset on the cpu backend, tfjs's own Adam).
+ */
+async function trainThrough(fused: boolean, opts: RunOptions = {}) {
+  if (!fused) await tf.setBackend('cpu');
+  try {
+    return await trainOnce(fused, opts);
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+async function trainOnce(fused: boolean, opts: RunOptions) {
   const mode = opts.mode ?? 'onehot';
-  const model = head(0, mode === 'sparse' ? 'sparseCategoricalCrossentropy' : 'categoricalCrossentropy');
-  const data = fromArrays(X, [D], LABELS, { classes: CLASSES, batchSize: 10, validationSplit: opts.validation ? 0.2 : 0, seed: 4 });
+  const model = head(opts.dropoutSeed === undefined ? 0 : 0.3, mode === 'sparse' ? 'sparseCategoricalCrossentropy' : 'categoricalCrossentropy', opts.dropoutSeed);
+  if (!fused) model.compile({ optimizer: tf.train.adam(0.02), loss: model.loss, metrics: ['accuracy'] });
+  const width = opts.width ?? D;
+  const xs = width === D ? X : values(N * width, 3);
+  const data = fromArrays(xs, [width], LABELS, { classes: CLASSES, batchSize: 10, validationSplit: opts.validation ? 0.2 : 0, seed: 4 });
   const state = new TrainingState(model, 3, 10);
   state.trainOn(model, data.train.size);
   const progress = new Progress(state);
@@ -145,6 +173,31 @@ test('sparse labels: the same weights and logs as fitDataset', async () => {
   assertSameRun(await trainThrough(true, { mode: 'sparse' }), await trainThrough(false, { mode: 'sparse' }));
 });
 
+test('seeded Dropout draws the same masks as tfjs, so the run matches fitDataset', async () => {
+  assertSameRun(await trainThrough(true, { dropoutSeed: 7, validation: true }), await trainThrough(false, { dropoutSeed: 7, validation: true }));
+});
+
+test('a batch whose width or labels do not fit the head is refused, naming the shapes', async () => {
+  await assert.rejects(trainThrough(true, { width: D + 4 }), /expected the head's input to have shape \[null,24\].*shape \[10,28\]/);
+  const model = head();
+  const chain = denseChain(model, 'onehot') as DenseChain;
+  const step = new DenseChainStep(chain, model.trainableWeights.map((w) => (w.read() as tf.Variable).name));
+  const xs = tf.zeros([4, D]);
+  const ys = tf.zeros([4, 4]);
+  assert.throws(() => step.train(xs, ys, model.optimizer), /expected shape \[4,3\] but got \[4,4\]/);
+  tf.dispose([xs, ys]);
+  model.dispose();
+});
+
+test('sparse labels that are not whole numbers: the loss floors them, accuracy and class weights take them as given (as tfjs)', () => {
+  const logits = new Float32Array([0, 5, 0, 0, 5, 0]);
+  const r = softmaxCrossEntropy(logits, new Float32Array([1.5, 1]), 2, 3, true);
+  assert.equal(r.acc, 0.5, 'label 1.5 matches no class; label 1 matches');
+  const whole = softmaxCrossEntropy(logits, new Float32Array([1, 1]), 2, 3, true);
+  assert.ok(Math.abs(r.loss - whole.loss) < 1e-12, 'the loss floors 1.5 to 1');
+  assert.throws(() => softmaxCrossEntropy(logits, new Float32Array([1.5, 1]), 2, 3, true, { 0: 1, 1: 1, 2: 1 }), /class 1.5 exists in the data but not in classWeight/);
+});
+
 test('class weights scale each row as in fitDataset (one-hot and sparse), and a class without a weight is refused', async () => {
   const classWeight = { 0: 0.5, 1: 3, 2: 1.25 };
   assertSameRun(await trainThrough(true, { classWeight, validation: true }), await trainThrough(false, { classWeight, validation: true }));
@@ -152,12 +205,37 @@ test('class weights scale each row as in fitDataset (one-hot and sparse), and a 
   await assert.rejects(trainThrough(true, { classWeight: { 0: 1, 1: 1 } }), /classWeight must contain all classes.*class 2 exists in the data/);
 });
 
-test('a callback that stops training ends the fit after that batch, as in fitDataset', async () => {
-  const fused = await trainThrough(true, { stopAt: [1, 2] });
-  const tfjs = await trainThrough(false, { stopAt: [1, 2] });
+test('a callback that stops training ends the fit after that batch, unvalidated, as in fitDataset', async () => {
+  const fused = await trainThrough(true, { stopAt: [1, 1], validation: true });
+  const tfjs = await trainThrough(false, { stopAt: [1, 1], validation: true });
   assertSameRun(fused, tfjs);
-  assert.deepEqual(fused.events.at(-2)?.slice(0, 3), ['batchEnd', 1, 2]);
+  assert.deepEqual(fused.events.at(-2)?.slice(0, 3), ['batchEnd', 1, 1]);
   assert.equal(fused.events.at(-1)?.[0], 'epochEnd');
+  assert.equal(fused.events.at(-1)?.length, 4, 'the stopped epoch has no val_loss or val_acc');
+});
+
+test('tl.fit trains the head of a withHead model with a frozen base on its cached embeddings through the chain loop', async (t) => {
+  const base = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })] });
+  const model = withHead(base, { classes: 3, hidden: 16, cutAt: 'conv' });
+  model.layers.forEach((l) => {
+    if (l.name === 'conv') l.trainable = false;
+  });
+  const proto = tf.LayersModel.prototype as unknown as { fitDataset: (...a: unknown[]) => unknown };
+  const original = proto.fitDataset;
+  const trained: string[] = [];
+  proto.fitDataset = function (this: tf.LayersModel, ...a: unknown[]) {
+    trained.push(this.name);
+    return original.apply(this, a);
+  };
+  t.after(() => {
+    proto.fitDataset = original;
+  });
+  const data = fromArrays(values(30 * 8 * 8 * 3, 9), [8, 8, 3], Array.from({ length: 30 }, (_, i) => i % 3), { classes: CLASSES, batchSize: 8 });
+  const r = await fit(model, data, { epochs: 2, verbose: false });
+  assert.equal(r.status, 'done');
+  assert.ok(r.embeddingCache, 'the embedding cache was used');
+  assert.deepEqual(trained, [], 'fitDataset did not train the head');
+  model.dispose();
 });
 
 test('tl.fit trains a Dense head with Dropout through the chain loop: it learns, leaks nothing, and a regularized head goes to tfjs', async (t) => {
@@ -200,7 +278,11 @@ test("Dropout: the step drops and scales as tfjs's Dropout does, and its gradien
   const rows = 10;
   const us = Array.from(values(rows * 16, 77), (v) => (v + 1) / 2);
   let k = 0;
-  const step = new DenseChainStep(chain, model.trainableWeights.map((w) => (w.read() as tf.Variable).name), () => us[k++]);
+  const draws = (shape: [number, number]) => {
+    k += shape[0] * shape[1];
+    return Float32Array.from(us.slice(0, shape[0] * shape[1]));
+  };
+  const step = new DenseChainStep(chain, model.trainableWeights.map((w) => (w.read() as tf.Variable).name), draws);
   const xs = tf.tensor2d(X.slice(0, rows * D), [rows, D]);
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(LABELS.slice(0, rows), 'int32'), 3).toFloat());
   const start = model.getWeights().map((w) => w.clone());
@@ -209,8 +291,8 @@ test("Dropout: the step drops and scales as tfjs's Dropout does, and its gradien
   assert.equal(k, rows * 16, 'one draw per unit of the Dense layer before the Dropout');
   const applied = model.getWeights().map((w, i) => Array.from(tf.tidy(() => tf.sub(start[i], w)).dataSync()));
   model.setWeights(start);
-  // tfjs's Dropout keeps a unit when its draw is ≥ rate and scales it by 1 / (1 − rate).
-  const mask = tf.tensor2d(us.map((u) => (u < 0.5 ? 0 : 2)), [rows, 16]);
+  // tfjs's Dropout: floor(u + keep) / keep, keep = 1 − rate.
+  const mask = tf.tidy(() => tf.div(tf.floor(tf.add(tf.tensor2d(us, [rows, 16]), 0.5)), 0.5));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const [w1, b1, w2, b2, w3, b3] = vars;
   const { value, grads } = tf.variableGrads(() =>

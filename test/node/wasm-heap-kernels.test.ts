@@ -181,12 +181,15 @@ test('under a gradient tape a matrix product sums each output in order in float3
     tf.dispose([a, b, v, value, grads[v.name]]);
   }
   const small = [tf.ones([3, 5]), tf.ones([5, 16])];
+  const tall = [tf.ones([129, 8]), tf.ones([8, 8])];
   const v = tf.variable(tf.scalar(1));
   const r = tf.variableGrads(() => {
     assert.equal(taped(small[0], small[1]), null, 'fewer than 4 rows: native');
+    assert.equal(taped(tall[0], tall[1]), null, 'more than 128 rows: XNNPACK, whose packing pays off there');
+    assert.equal(taped(small[0], tall[1]), null, 'shapes that do not match: native (which says so)');
     return tf.mul(tf.sum(small[0]), v);
   }, [v]);
-  tf.dispose([...small, v, r.value, r.grads[v.name]]);
+  tf.dispose([...small, ...tall, v, r.value, r.grads[v.name]]);
 });
 
 test('a Dense layer trains on wasm as on the cpu backend (the taped product forward, XNNPACK outside the tape)', async () => {

@@ -6,6 +6,7 @@
  * row's loss as tfjs's do (loss.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { producer } from '../../util/graph';
 import type { LabelMode } from '../compile';
 
 export type HiddenActivation = 'linear' | 'relu';
@@ -17,6 +18,8 @@ export interface DenseLink {
   activation: HiddenActivation | 'softmax';
   /** The Dropout rate applied to this link's output during training (0: none). */
   dropout: number;
+  /** The Dropout layer's seed: tfjs then draws the same mask at every step, and so does the fused step. */
+  dropoutSeed?: number;
 }
 
 export interface DenseChain {
@@ -34,7 +37,6 @@ interface DenseConfig {
 }
 
 interface LayerInternals {
-  inboundNodes?: Array<{ inboundLayers: tf.layers.Layer[] }>;
   kernel?: { read(): tf.Variable };
   bias?: { read(): tf.Variable } | null;
   rate?: number;
@@ -42,14 +44,22 @@ interface LayerInternals {
   seed?: unknown;
 }
 
-/** The layers in the order data flows through them, when each takes the previous one's output alone. */
+/**
+ * The layers from the model's input to its output, in order, when each takes the one before's
+ * output alone. Walked through the model's own nodes: a head tl.fit trains on cached embeddings
+ * re-applies the full model's layers, so each of them has a node in both models.
+ */
 function straightLayers(model: tf.LayersModel): tf.layers.Layer[] | string {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return 'it has more than one input or output';
   if (model.inputs[0].shape.length !== 2) return 'its input is not a vector';
-  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
-  for (let i = 1; i < layers.length; i++) {
-    const nodes = (layers[i] as unknown as LayerInternals).inboundNodes ?? [];
-    if (nodes.length !== 1 || nodes[0].inboundLayers.length !== 1 || nodes[0].inboundLayers[0] !== layers[i - 1]) return `${layers[i].name} is not fed by ${layers[i - 1].name} alone`;
+  const layers: tf.layers.Layer[] = [];
+  for (let t = model.outputs[0]; t !== model.inputs[0]; ) {
+    const node = producer(t);
+    const layer = t.sourceLayer as tf.layers.Layer;
+    if (!node || node.inputTensors.length !== 1 || node.outputTensors.length !== 1) return `${layer.name} does not take one input to one output`;
+    if (layers.length > model.layers.length) return 'its layers do not form a chain';
+    layers.unshift(layer);
+    t = node.inputTensors[0];
   }
   return layers;
 }
@@ -69,11 +79,12 @@ function denseLink(layer: tf.layers.Layer, last: boolean): DenseLink | string {
   return { kernel, bias: l.bias?.read(), activation: activation as DenseLink['activation'], dropout: 0 };
 }
 
-function dropoutRate(layer: tf.layers.Layer): number | string {
+function dropout(layer: tf.layers.Layer): { rate: number; seed?: number } | string {
   const l = layer as unknown as LayerInternals;
-  if (l.noiseShape != null || l.seed != null) return `${layer.name} has a noise shape or seed`;
+  if (l.noiseShape != null) return `${layer.name} has a noise shape`;
+  if (l.seed != null && typeof l.seed !== 'number') return `${layer.name}'s seed is not a number`;
   const rate = l.rate ?? 0;
-  return rate > 0 && rate < 1 ? rate : 0;
+  return { rate: rate > 0 && rate < 1 ? rate : 0, seed: l.seed ?? undefined };
 }
 
 function lossKind(model: tf.LayersModel, mode: LabelMode): { kind: DenseChain['loss'] } | string {
@@ -95,12 +106,13 @@ export function denseChain(model: tf.LayersModel, mode: LabelMode): DenseChain |
   for (let i = 0; i < layers.length; i++) {
     const kind = layers[i].getClassName();
     if (kind === 'Dropout') {
-      const rate = dropoutRate(layers[i]);
-      if (typeof rate === 'string') return rate;
+      const d = dropout(layers[i]);
+      if (typeof d === 'string') return d;
       const prev = links[links.length - 1];
       if (!prev) return 'it starts with Dropout';
       if (prev.dropout) return 'it has two Dropout layers in a row';
-      prev.dropout = rate;
+      prev.dropout = d.rate;
+      prev.dropoutSeed = d.seed;
       continue;
     }
     if (kind !== 'Dense') return `it has a ${kind} layer (${layers[i].name})`;

@@ -21,13 +21,17 @@ export interface LossResult {
   dLogits: Float32Array;
 }
 
-/** Row `i`'s target as class weights: one-hot rows as given, sparse labels as one-hot. */
+/**
+ * Row `i`'s target into `out` (one-hot rows as given; a sparse label floored and one-hot, as the
+ * loss does) and its label as accuracy and class weights see it: the one-hot row's first largest
+ * entry, or the sparse label as given (so 1.5 matches no class, as in tfjs).
+ */
 function targetRow(ys: Float32Array, i: number, classes: number, sparse: boolean, out: Float64Array): number {
   out.fill(0);
   if (sparse) {
     const t = Math.floor(ys[i]);
     if (t >= 0 && t < classes) out[t] = 1;
-    return t;
+    return ys[i];
   }
   let best = 0;
   for (let j = 0; j < classes; j++) {

@@ -38,17 +38,25 @@ function product(s: Scratch, a: TI, b: TI): TI {
   return out ? s.own(out) : s.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
 }
 
+/** Uniform draws in [0, 1) for a Dropout mask, as tfjs's Dropout draws them (the same ones at every step when seeded). */
+export type Draws = (shape: [number, number], seed?: number) => Float32Array;
+
+export const tfjsDraws: Draws = (shape, seed) => tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
+
 /** z·W + b, the activation and (training) Dropout, in place; returns the gate for the backward pass. */
-function activate(z: Float32Array, bias: Float32Array | undefined, link: DenseLink, training: boolean, random: () => number): Float32Array | undefined {
+function activate(z: Float32Array, bias: Float32Array | undefined, link: DenseLink, training: boolean, draws: Draws): Float32Array | undefined {
   const n = units(link);
   if (bias) for (let i = 0; i < z.length; i++) z[i] = f(z[i] + bias[i % n]);
   if (link.activation === 'softmax') return undefined;
   const gate = new Float32Array(z.length);
   const rate = training ? link.dropout : 0;
-  const scale = rate ? f(1 / f(1 - rate)) : 1;
+  // tfjs's Dropout: multiplier = floor(u + keep) / keep, in float32.
+  const keepProb = f(1 - rate);
+  const scale = rate ? f(1 / keepProb) : 1;
+  const u = rate ? draws([z.length / n, n], link.dropoutSeed) : undefined;
   for (let i = 0; i < z.length; i++) {
     const step = link.activation === 'relu' ? (z[i] > 0 ? 1 : 0) : 1;
-    const keep = rate && random() < rate ? 0 : scale;
+    const keep = u && f(u[i] + keepProb) < 1 ? 0 : scale;
     if (link.activation === 'relu' && z[i] < 0) z[i] = 0;
     z[i] = rate ? f(z[i] * keep) : z[i];
     gate[i] = step * keep;
@@ -66,7 +74,7 @@ export class DenseChainStep {
     private readonly chain: DenseChain,
     /** The names of the model's trainable weights, in its order (an optimizer keeps its slots by position). */
     private readonly order: readonly string[],
-    private readonly random: () => number,
+    private readonly draws: Draws = tfjsDraws,
   ) {}
 
   /** Forward through every link; returns the logits and what the backward pass needs. */
@@ -76,7 +84,7 @@ export class DenseChainStep {
     for (const link of this.chain.links) {
       const z = product(s, h, link.kernel);
       const bias = link.bias ? s.view(link.bias).slice() : undefined;
-      const gate = activate(s.view(z), bias, link, training, this.random);
+      const gate = activate(s.view(z), bias, link, training, this.draws);
       saved.push({ input: h, gate });
       h = z;
     }
@@ -113,8 +121,21 @@ export class DenseChainStep {
     return grads;
   }
 
+  /** The batch's shapes against the chain's, as tfjs-layers checks them (it reads the heap by these shapes). */
+  private check(xs: tf.Tensor, ys: tf.Tensor): void {
+    const inputs = this.chain.links[0].kernel.shape[0];
+    const classes = units(this.chain.links[this.chain.links.length - 1]);
+    if (xs.rank !== 2 || xs.shape[1] !== inputs || xs.dtype !== 'float32') {
+      throw new Error(`Error when checking input: expected the head's input to have shape [null,${inputs}] (float32) but got ${xs.dtype} with shape [${xs.shape.join(',')}].`);
+    }
+    const sparse = this.chain.loss === 'sparse';
+    const okY = ys.shape[0] === xs.shape[0] && (sparse ? ys.rank === 1 || (ys.rank === 2 && ys.shape[1] === 1) : ys.rank === 2 && ys.shape[1] === classes);
+    if (!okY) throw new Error(`Error when checking target: expected ${sparse ? `[${xs.shape[0]}] or [${xs.shape[0]},1] class indices` : `shape [${xs.shape[0]},${classes}]`} but got [${ys.shape.join(',')}].`);
+  }
+
   /** One step on a batch (class weights scale each row's loss): the optimizer applies the gradients; returns the batch's loss and accuracy. */
   train(xs: tf.Tensor, ys: tf.Tensor, optimizer: tf.Optimizer, classWeight?: Record<number, number>): StepResult {
+    this.check(xs, ys);
     const s = new Scratch(tf.backend() as unknown as Scratch['backend']);
     let grads: NamedTensor[] = [];
     try {
