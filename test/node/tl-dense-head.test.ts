@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradients } from '../../src/tl/wasm-grads';
 import { fromArrays } from '../../src/tl/data';
-import { fit } from '../../src/tl/train';
+import { fit, lrFind } from '../../src/tl/train';
 import { TrainingState, type BatchEnd, type EpochEnd, type TrainingCallback } from '../../src/tl/train/callbacks/callback';
 import { Progress } from '../../src/tl/train/callbacks/progress';
 import { toTfDataset } from '../../src/tl/train/dataset';
@@ -307,5 +307,26 @@ test("Dropout: the step drops and scales as tfjs's Dropout does, and its gradien
   vars.forEach((v, i) => assertClose(applied[i], Array.from(grads[v.name].dataSync()), 1e-4, `gradient of ${v.name}`));
   tf.dispose([xs, ys, mask, value, ...Object.values(grads), ...start]);
   sgd.dispose();
+  model.dispose();
+});
+
+test('lrFind sweeps a Dense head through the chain loop and puts its weights back', async (t) => {
+  const model = head();
+  const data = fromArrays(X, [D], LABELS, { classes: CLASSES, batchSize: 8 });
+  const proto = tf.LayersModel.prototype as unknown as { fitDataset: (...a: unknown[]) => unknown };
+  const original = proto.fitDataset;
+  let tfjsFits = 0;
+  proto.fitDataset = function (this: unknown, ...a: unknown[]) {
+    tfjsFits++;
+    return original.apply(this, a);
+  };
+  t.after(() => {
+    proto.fitDataset = original;
+  });
+  const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+  const r = await lrFind(model, data, { steps: 30, verbose: false });
+  assert.equal(tfjsFits, 0, 'fitDataset did not run');
+  assert.ok(r.lrs.length >= 5 && r.losses.every((l) => Number.isFinite(l) || Number.isNaN(l)));
+  assert.deepEqual(model.getWeights().map((w) => Array.from(w.dataSync())), before);
   model.dispose();
 });

@@ -91,7 +91,7 @@ async function sweep(model: tf.LayersModel, data: unknown, opts: LrFindOptions, 
     interrupt.throwIfInterrupted();
     const seed = opts.seed ?? 1;
     const trainTf = toTfDataset(prepared.trainData, batchSize, mode, true, () => seed * 1009 + progress.epoch, true);
-    await fitLoop(state, { train: trainTf }, progress, callbacks);
+    await fitLoop(state, { train: trainTf, mode }, progress, callbacks);
     interrupt.throwIfInterrupted();
     return lrSweep;
   } finally {
