@@ -11,9 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import { formatLr } from '../../common/formatLr';
 import { blocksOf } from '../inspect';
 import { printable } from '../util/text';
+import { gradientList, type NamedTensor } from './gradients';
 import { trainingLayers } from './whatTrains';
-
-type NamedTensor = { name: string; tensor: tf.Tensor };
 
 /** One block's variables and its rate as a share of the head's. */
 export interface RateGroup {
@@ -86,7 +85,7 @@ export class GroupedOptimizer extends tf.Optimizer {
   }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const list = Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    const list = gradientList(variableGradients);
     const parts: NamedTensor[][] = this.inner.map(() => []);
     for (const g of list) {
       const i = this.groupOf.get(g.name);

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_KERNEL, adamKernelUsable, type AdamAttrs } from '../wasm-kernels/adam';
+import { gradientList } from './gradients';
 
 interface Slot {
   originalName: string;
@@ -26,10 +27,6 @@ interface AdamInternals {
 }
 
 type Gradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
-
-function gradientList(grads: Gradients): Array<{ name: string; tensor: tf.Tensor | undefined }> {
-  return Array.isArray(grads) ? grads.map((g) => ({ name: g.name, tensor: g.tensor })) : Object.keys(grads).map((name) => ({ name, tensor: grads[name] as tf.Tensor | undefined }));
-}
 
 function slot(slots: Slot[], i: number, name: string, value: tf.Variable, suffix: string): tf.Variable {
   slots[i] ??= { originalName: `${name}/${suffix}`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };

@@ -1,9 +1,10 @@
 /**
  * Which models the fused Dense-head loop (loop.ts) trains: a chain of Dense layers, with Dropout
  * between them, ending in softmax, compiled with (sparse) categorical cross-entropy and accuracy,
- * on the wasm backend. That is the head tl.fit trains on cached embeddings. Anything else (other
- * layers or activations, regularizers, constraints, frozen layers, another loss or metric) trains through tfjs's own loop; `denseChain` says why not. Class weights scale each
- * row's loss as tfjs's do (loss.ts).
+ * on the wasm backend. That is the head tl.fit trains on cached embeddings. Class weights scale
+ * each row's loss as tfjs's do (loss.ts). Anything else (other layers or activations,
+ * regularizers, constraints, frozen layers, another loss or metric) trains through tfjs's own
+ * loop; `denseChain` says why not.
  */
 import * as tf from '@tensorflow/tfjs';
 import { producer } from '../../util/graph';

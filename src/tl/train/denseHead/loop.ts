@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EpochPoint } from '../../../common/shapes';
-import type { TrainingCallback, TrainingState } from '../callbacks/callback';
+import { numbers, type TrainingCallback, type TrainingState } from '../callbacks/callback';
 import { internals } from '../compile';
 import type { TfDatasetLike } from '../dataset';
 import type { DenseChain } from './chain';
@@ -58,10 +58,7 @@ async function runEpoch(state: TrainingState, step: DenseChainStep, data: ChainL
 async function validate(model: tf.LayersModel, validation: TfDatasetLike): Promise<Record<string, number>> {
   const outs = await model.evaluateDataset(validation as unknown as tf.data.Dataset<{}>, {});
   const list = Array.isArray(outs) ? outs : [outs];
-  const logs: Record<string, number> = {};
-  model.metricsNames.forEach((name, i) => {
-    if (list[i]) logs[`val_${name.replace(/^accuracy$/, 'acc')}`] = list[i].dataSync()[0];
-  });
+  const logs = numbers(Object.fromEntries(model.metricsNames.map((name, i) => [`val_${name}`, list[i]])));
   tf.dispose(list);
   return logs;
 }

@@ -33,12 +33,8 @@ function targetRow(ys: Float32Array, i: number, classes: number, sparse: boolean
     if (t >= 0 && t < classes) out[t] = 1;
     return ys[i];
   }
-  let best = 0;
-  for (let j = 0; j < classes; j++) {
-    out[j] = ys[i * classes + j];
-    if (out[j] > out[best]) best = j;
-  }
-  return best;
+  for (let j = 0; j < classes; j++) out[j] = ys[i * classes + j];
+  return argMax(out);
 }
 
 function argMax(v: ArrayLike<number>): number {
@@ -87,10 +83,9 @@ function rowLossGrad(p: Float64Array, y: Float64Array, sparse: boolean, eps: num
   return loss;
 }
 
-/** The batch's probabilities, mean loss, accuracy and d(mean loss)/d(logits). */
-export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows: number, classes: number, sparse: boolean, classWeight?: Record<number, number>): LossResult & { probs: Float32Array } {
+/** The batch's mean loss, accuracy and d(mean loss)/d(logits). */
+export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows: number, classes: number, sparse: boolean, classWeight?: Record<number, number>): LossResult {
   const eps = f(tf.backend().epsilon());
-  const probs = new Float32Array(rows * classes);
   const dLogits = new Float32Array(rows * classes);
   const p = new Float64Array(classes);
   const y = new Float64Array(classes);
@@ -99,7 +94,6 @@ export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows
   let correct = 0;
   for (let i = 0; i < rows; i++) {
     softmaxRow(logits, i, p);
-    probs.set(p, i * classes);
     const label = targetRow(ys, i, classes, sparse, y);
     if (argMax(p) === label) correct++;
     const w = rowWeight(classWeight, label);
@@ -109,5 +103,5 @@ export function softmaxCrossEntropy(logits: Float32Array, ys: Float32Array, rows
     for (let j = 0; j < classes; j++) pg += p[j] * g[j];
     for (let j = 0; j < classes; j++) dLogits[i * classes + j] = (w * p[j] * (g[j] - pg)) / rows;
   }
-  return { loss: loss / rows, acc: correct / rows, dLogits, probs };
+  return { loss: loss / rows, acc: correct / rows, dLogits };
 }

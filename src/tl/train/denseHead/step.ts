@@ -9,15 +9,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapMatMul } from '../../wasm-kernels/gemm';
 import { Scratch, type TI } from '../../wasm-kernels/scratch';
+import type { NamedTensor } from '../gradients';
 import type { DenseChain, DenseLink } from './chain';
 import { softmaxCrossEntropy } from './loss';
 
 const f = Math.fround;
-
-interface NamedTensor {
-  name: string;
-  tensor: tf.Tensor;
-}
 
 /** Columns of a link's output. */
 function units(link: DenseLink): number {
@@ -43,13 +39,13 @@ export type Draws = (shape: [number, number], seed?: number) => Float32Array;
 
 export const tfjsDraws: Draws = (shape, seed) => tf.tidy(() => tf.randomUniform(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
 
-/** z·W + b, the activation and (training) Dropout, in place; returns the gate for the backward pass. */
-function activate(z: Float32Array, bias: Float32Array | undefined, link: DenseLink, training: boolean, draws: Draws): Float32Array | undefined {
+/** z·W + b, the activation and Dropout, in place; returns the gate for the backward pass. */
+function activate(z: Float32Array, bias: Float32Array | undefined, link: DenseLink, draws: Draws): Float32Array | undefined {
   const n = units(link);
   if (bias) for (let i = 0; i < z.length; i++) z[i] = f(z[i] + bias[i % n]);
   if (link.activation === 'softmax') return undefined;
   const gate = new Float32Array(z.length);
-  const rate = training ? link.dropout : 0;
+  const rate = link.dropout;
   // tfjs's Dropout: multiplier = floor(u + keep) / keep, in float32.
   const keepProb = f(1 - rate);
   const scale = rate ? f(1 / keepProb) : 1;
@@ -78,13 +74,13 @@ export class DenseChainStep {
   ) {}
 
   /** Forward through every link; returns the logits and what the backward pass needs. */
-  private forward(s: Scratch, xs: TI, training: boolean): { logits: Float32Array; saved: Forward[] } {
+  private forward(s: Scratch, xs: TI): { logits: Float32Array; saved: Forward[] } {
     const saved: Forward[] = [];
     let h = xs;
     for (const link of this.chain.links) {
       const z = product(s, h, link.kernel);
       const bias = link.bias ? s.view(link.bias).slice() : undefined;
-      const gate = activate(s.view(z), bias, link, training, this.draws);
+      const gate = activate(s.view(z), bias, link, this.draws);
       saved.push({ input: h, gate });
       h = z;
     }
@@ -139,7 +135,7 @@ export class DenseChainStep {
     const s = new Scratch(tf.backend() as unknown as Scratch['backend']);
     let grads: NamedTensor[] = [];
     try {
-      const { logits, saved } = this.forward(s, xs, true);
+      const { logits, saved } = this.forward(s, xs);
       const classes = units(this.chain.links[this.chain.links.length - 1]);
       const r = softmaxCrossEntropy(logits, ys.dataSync() as Float32Array, xs.shape[0] as number, classes, this.chain.loss === 'sparse', classWeight);
       grads = this.backward(s, r.dLogits, saved);
